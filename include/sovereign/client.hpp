@@ -1,0 +1,107 @@
+// Client: field-level encryption and blind indexes for application code.
+//
+//   auto keystore = sovereign::EmbeddedKeystore::Open("/var/lib/sovereign/us");
+//   auto client = sovereign::Client::New(*keystore);
+//   auto ct = client->Encrypt({"us", "users", "email"}, "ann@example.com", {"/email", "user-42"});
+//   auto pt = client->Decrypt(*ct, {"/email", "user-42"});
+//
+// Thread safety: all methods are safe to call concurrently on one Client.
+// Field keys are cached in memory until their KeySource-given expiry; keyed
+// OpenSSL contexts are reused across calls, so the per-field cost is close to
+// the raw primitive's.
+//
+// Security: decrypt failures caused by the ciphertext (tampering, truncation,
+// a ciphertext moved to another field or record) all return
+// kInvalidCiphertext with the same message. Errors never contain plaintext
+// or key bytes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sovereign/envelope.hpp"
+#include "sovereign/export.hpp"
+#include "sovereign/key_source.hpp"
+#include "sovereign/mode.hpp"
+#include "sovereign/status.hpp"
+
+namespace sovereign {
+
+// FieldSpec names the key a field is encrypted under.
+struct FieldSpec {
+  std::string region;  // e.g. "us"
+  std::string key;     // key name, e.g. "users"
+  std::string label;   // class of the field, e.g. "email"
+  Mode mode = Mode::kRandom;
+};
+
+// IndexNormalization says how a value is normalised before blind indexing.
+enum class IndexNormalization : std::uint8_t {
+  kExact = 0,          // bytes as given
+  kTrimCaseFold = 1,   // strip ASCII whitespace at both ends, ASCII lowercase
+  kDigits = 2,         // keep only ASCII digits (phone numbers, national ids)
+};
+
+SOVEREIGN_EXPORT std::string_view IndexNormalizationName(IndexNormalization n) noexcept;
+SOVEREIGN_EXPORT Result<IndexNormalization> ParseIndexNormalization(std::string_view name);
+
+inline constexpr unsigned kMinIndexBits = 8;
+inline constexpr unsigned kMaxIndexBits = 64;
+
+struct BlindIndexOptions {
+  unsigned bits = 32;  // kMinIndexBits..kMaxIndexBits
+  IndexNormalization normalization = IndexNormalization::kTrimCaseFold;
+};
+
+struct ClientOptions {
+  // Upper bound on how long a field key stays cached, whatever the KeySource
+  // allows; after it the key is wiped and fetched again.
+  std::chrono::seconds max_key_cache_ttl{300};
+};
+
+class SOVEREIGN_EXPORT Client {
+ public:
+  // New returns a Client over one key source per region. Two sources for the
+  // same region are kInvalidArgument. The sources must outlive nothing: the
+  // Client shares ownership.
+  static Result<std::unique_ptr<Client>> New(std::vector<std::shared_ptr<KeySource>> sources,
+                                             ClientOptions options = {});
+  static Result<std::unique_ptr<Client>> New(std::shared_ptr<KeySource> source, ClientOptions options = {});
+
+  virtual ~Client();
+
+  // Encrypt encrypts `plaintext` under the primary version of `spec` bound to
+  // `context` and returns the text form ("sov1:..."). Errors: kWrongRegion,
+  // kKeyNotFound, kInvalidArgument (bad path, mode, oversized value), kDenied,
+  // kKeystoreUnavailable.
+  virtual Result<std::string> Encrypt(const FieldSpec& spec, std::string_view plaintext,
+                                      const FieldContext& context) const = 0;
+
+  // EncryptBinary is Encrypt returning the binary form.
+  virtual Result<std::vector<std::uint8_t>> EncryptBinary(const FieldSpec& spec, std::string_view plaintext,
+                                                          const FieldContext& context) const = 0;
+
+  // Decrypt decrypts a text-form ciphertext (surrounding whitespace is not
+  // accepted here; trim it first). On failure nothing of the plaintext is
+  // returned. Errors: kInvalidCiphertext, kWrongRegion, kKeyNotFound,
+  // kKeyVersionUnusable, kDenied, kKeystoreUnavailable.
+  virtual Result<std::string> Decrypt(std::string_view ciphertext, const FieldContext& context) const = 0;
+
+  // DecryptBinary is Decrypt for the binary form.
+  virtual Result<std::string> DecryptBinary(std::span<const std::uint8_t> ciphertext,
+                                            const FieldContext& context) const = 0;
+
+  // BlindIndex returns the blind index of `value` for (region, key, label) of
+  // `spec` under the key's primary version: the first `bits` bits of
+  // HMAC-SHA256(index key, normalised value), as ceil(bits/8) bytes of
+  // lowercase hex with unused low bits zero. `spec.mode` is ignored.
+  // Equal normalised values give equal indexes — that is the point and the leak.
+  virtual Result<std::string> BlindIndex(const FieldSpec& spec, std::string_view value,
+                                         BlindIndexOptions options = {}) const = 0;
+};
+
+}  // namespace sovereign

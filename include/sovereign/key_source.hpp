@@ -1,0 +1,58 @@
+// KeySource: where a Client gets field keys from — "who can hand me a key".
+//
+// An embedded keystore (sovereign/keystore.hpp) and, later, a remote regional
+// keystore implement it. A KeySource serves exactly one region and never falls
+// back to another: asking it for a key of a different region is kWrongRegion.
+//
+// Thread safety: implementations must be safe to call from many threads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "sovereign/export.hpp"
+#include "sovereign/mode.hpp"
+#include "sovereign/secret.hpp"
+#include "sovereign/status.hpp"
+
+namespace sovereign {
+
+// FieldKeyMaterial is one field key with everything needed to name it in an
+// envelope. `key` holds FieldKeySize(mode) bytes derived as
+// HKDF-SHA256(version secret, info = "sovereign/v1" | mode | label).
+struct FieldKeyMaterial {
+  std::string region;
+  std::string key_name;
+  std::uint32_t key_id = 0;
+  std::uint32_t version = 0;
+  Mode mode = Mode::kRandom;
+  std::string label;
+  std::uint32_t label_id = 0;
+  SecretBytes key;
+  // The holder must drop the key and ask again after this instant.
+  std::chrono::system_clock::time_point expires_at;
+};
+
+class SOVEREIGN_EXPORT KeySource {
+ public:
+  virtual ~KeySource();
+
+  // region returns the one region this source serves.
+  virtual const std::string& region() const noexcept = 0;
+
+  // PrimaryFieldKey returns the field key of the primary version of `key_name`
+  // for (mode, label), registering `label` if it is new. Errors: kKeyNotFound,
+  // kInvalidArgument (bad name/label), kDenied, kKeystoreUnavailable.
+  virtual Result<FieldKeyMaterial> PrimaryFieldKey(std::string_view key_name, Mode mode,
+                                                   std::string_view label) = 0;
+
+  // FieldKey returns the field key named by an envelope header. Errors:
+  // kKeyNotFound (no such key, version or label), kKeyVersionUnusable,
+  // kDenied, kKeystoreUnavailable.
+  virtual Result<FieldKeyMaterial> FieldKey(std::uint32_t key_id, std::uint32_t version, Mode mode,
+                                            std::uint32_t label_id) = 0;
+};
+
+}  // namespace sovereign

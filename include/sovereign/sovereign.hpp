@@ -1,0 +1,10 @@
+// The Sovereign public API in one include.
+#pragma once
+
+#include "sovereign/client.hpp"
+#include "sovereign/envelope.hpp"
+#include "sovereign/key_source.hpp"
+#include "sovereign/keystore.hpp"
+#include "sovereign/mode.hpp"
+#include "sovereign/secret.hpp"
+#include "sovereign/status.hpp"
