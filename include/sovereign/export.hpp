@@ -5,5 +5,5 @@
 #if defined(_WIN32)
 #define SOVEREIGN_EXPORT
 #else
-#define SOVEREIGN_EXPORT __attribute__((visibility("default")))
+#define SOVEREIGN_EXPORT [[gnu::visibility("default")]]
 #endif

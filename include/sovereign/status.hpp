@@ -48,7 +48,7 @@ SOVEREIGN_EXPORT std::string_view ErrorCodeName(ErrorCode code) noexcept;
 
 // Status is the outcome of an operation without a value: ok, or an error code
 // with a message that is safe to log.
-class [[nodiscard]] SOVEREIGN_EXPORT Status {
+class SOVEREIGN_EXPORT [[nodiscard]] Status {
  public:
   // Status() is ok.
   Status() = default;

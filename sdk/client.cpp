@@ -1,0 +1,190 @@
+#include "sovereign/client.hpp"
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+
+#include <array>
+#include <map>
+
+#include "sdk/internal/base64url.hpp"
+#include "sdk/internal/field_key_cache.hpp"
+#include "sdk/internal/hmac_sha256.hpp"
+#include "sdk/internal/openssl_util.hpp"
+
+namespace sovereign {
+
+namespace {
+
+std::string NormalizeForIndex(std::string_view value, IndexNormalization normalization) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  switch (normalization) {
+    case IndexNormalization::kExact: return std::string(value);
+    case IndexNormalization::kTrimCaseFold: {
+      while (!value.empty() && is_space(value.front())) value.remove_prefix(1);
+      while (!value.empty() && is_space(value.back())) value.remove_suffix(1);
+      std::string out(value);
+      for (char& c : out) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      }
+      return out;
+    }
+    case IndexNormalization::kDigits: {
+      std::string out;
+      for (char c : value) {
+        if (c >= '0' && c <= '9') out.push_back(c);
+      }
+      return out;
+    }
+  }
+  return std::string(value);
+}
+
+std::span<const std::uint8_t> AsBytes(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+class ClientImpl final : public Client {
+ public:
+  explicit ClientImpl(std::map<std::string, std::unique_ptr<internal::FieldKeyCache>, std::less<>> caches)
+      : caches_(std::move(caches)) {}
+
+  Result<std::string> Encrypt(const FieldSpec& spec, std::string_view plaintext,
+                              const FieldContext& context) const override {
+    std::vector<std::uint8_t>& binary = Scratch();
+    SOVEREIGN_RETURN_IF_ERROR(EncryptInto(spec, plaintext, context, binary));
+    return ToText(binary);
+  }
+
+  Result<std::vector<std::uint8_t>> EncryptBinary(const FieldSpec& spec, std::string_view plaintext,
+                                                  const FieldContext& context) const override {
+    std::vector<std::uint8_t> out;
+    SOVEREIGN_RETURN_IF_ERROR(EncryptInto(spec, plaintext, context, out));
+    return out;
+  }
+
+  Result<std::string> Decrypt(std::string_view ciphertext, const FieldContext& context) const override {
+    std::vector<std::uint8_t>& binary = Scratch();
+    if (!IsTextCiphertext(ciphertext) || !internal::Base64UrlDecode(ciphertext.substr(kTextPrefix.size()), binary)) {
+      return internal::InvalidCiphertext();
+    }
+    return DecryptBinary(binary, context);
+  }
+
+  Result<std::string> DecryptBinary(std::span<const std::uint8_t> ciphertext,
+                                    const FieldContext& context) const override {
+    auto parsed = ParseEnvelopeHeader(ciphertext);
+    if (!parsed.ok()) return parsed.status();
+    const auto& [header, header_size] = *parsed;
+    auto cache = CacheFor(header.region);
+    if (!cache.ok()) return cache.status();
+    auto cipher = (*cache)->ByHeader(header.key_id, header.key_version, header.mode, header.label_id);
+    if (!cipher.ok()) return cipher.status();
+    std::string plaintext;
+    SOVEREIGN_RETURN_IF_ERROR((*cipher)->Open(ciphertext, header_size, context, plaintext));
+    return plaintext;
+  }
+
+  Result<std::string> BlindIndex(const FieldSpec& spec, std::string_view value,
+                                 BlindIndexOptions options) const override {
+    if (options.bits < kMinIndexBits || options.bits > kMaxIndexBits) {
+      return Status(ErrorCode::kInvalidArgument,
+                    fmt::format("index bits must be {}..{}, got {}", kMinIndexBits, kMaxIndexBits, options.bits));
+    }
+    auto cache = CacheFor(spec.region);
+    if (!cache.ok()) return cache.status();
+    auto cipher = (*cache)->Primary(spec.key, Mode::kIndex, spec.label);
+    if (!cipher.ok()) return cipher.status();
+    std::string normalized = NormalizeForIndex(value, options.normalization);
+    std::array<std::uint8_t, internal::kSha256Size> mac;
+    Status s = (*cipher)->Mac(AsBytes(normalized), mac);
+    OPENSSL_cleanse(normalized.data(), normalized.size());
+    SOVEREIGN_RETURN_IF_ERROR(s);
+    const unsigned bytes = (options.bits + 7) / 8;
+    if (options.bits % 8 != 0) mac[bytes - 1] &= static_cast<std::uint8_t>(0xff << (8 - options.bits % 8));
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes * 2);
+    for (unsigned i = 0; i < bytes; ++i) {
+      out.push_back(kHex[mac[i] >> 4]);
+      out.push_back(kHex[mac[i] & 0xf]);
+    }
+    return out;
+  }
+
+ private:
+  static std::vector<std::uint8_t>& Scratch() {
+    thread_local std::vector<std::uint8_t> buffer;
+    buffer.clear();
+    return buffer;
+  }
+
+  Result<internal::FieldKeyCache*> CacheFor(std::string_view region) const {
+    auto it = caches_.find(region);
+    if (it != caches_.end()) return it->second.get();
+    std::string served;
+    for (const auto& [name, cache] : caches_) served += (served.empty() ? "" : ", ") + name;
+    return Status(ErrorCode::kWrongRegion,
+                  fmt::format("no keystore is configured for region '{}' (this client serves: {})",
+                              ValidateRegion(region).ok() ? region : "<invalid>", served));
+  }
+
+  Status EncryptInto(const FieldSpec& spec, std::string_view plaintext, const FieldContext& context,
+                     std::vector<std::uint8_t>& out) const {
+    if (spec.mode != Mode::kRandom && spec.mode != Mode::kDeterministic) {
+      return Status(ErrorCode::kInvalidArgument, "mode must be random or deterministic to encrypt");
+    }
+    SOVEREIGN_RETURN_IF_ERROR(ValidateJsonPointer(context.path));
+    auto cache = CacheFor(spec.region);
+    if (!cache.ok()) return cache.status();
+    auto cipher = (*cache)->Primary(spec.key, spec.mode, spec.label);
+    if (!cipher.ok()) return cipher.status();
+    return (*cipher)->Seal(plaintext, context, out);
+  }
+
+  std::map<std::string, std::unique_ptr<internal::FieldKeyCache>, std::less<>> caches_;
+};
+
+}  // namespace
+
+std::string_view IndexNormalizationName(IndexNormalization n) noexcept {
+  switch (n) {
+    case IndexNormalization::kExact: return "exact";
+    case IndexNormalization::kTrimCaseFold: return "trim-casefold";
+    case IndexNormalization::kDigits: return "digits";
+  }
+  return "unknown";
+}
+
+Result<IndexNormalization> ParseIndexNormalization(std::string_view name) {
+  for (auto n : {IndexNormalization::kExact, IndexNormalization::kTrimCaseFold, IndexNormalization::kDigits}) {
+    if (name == IndexNormalizationName(n)) return n;
+  }
+  return Status(ErrorCode::kInvalidArgument, "unknown normalization (expected exact, trim-casefold or digits)");
+}
+
+Client::~Client() = default;
+
+Result<std::unique_ptr<Client>> Client::New(std::vector<std::shared_ptr<KeySource>> sources, ClientOptions options) {
+  if (sources.empty()) return Status(ErrorCode::kInvalidArgument, "a client needs at least one keystore");
+  if (options.max_key_cache_ttl.count() <= 0) {
+    return Status(ErrorCode::kInvalidArgument, "max_key_cache_ttl must be positive");
+  }
+  std::map<std::string, std::unique_ptr<internal::FieldKeyCache>, std::less<>> caches;
+  for (auto& source : sources) {
+    if (!source) return Status(ErrorCode::kInvalidArgument, "null keystore");
+    const std::string region = source->region();
+    if (caches.contains(region)) {
+      return Status(ErrorCode::kInvalidArgument, "two keystores configured for region '" + region + "'");
+    }
+    caches.emplace(region, std::make_unique<internal::FieldKeyCache>(std::move(source), options.max_key_cache_ttl));
+  }
+  return std::unique_ptr<Client>(new ClientImpl(std::move(caches)));
+}
+
+Result<std::unique_ptr<Client>> Client::New(std::shared_ptr<KeySource> source, ClientOptions options) {
+  std::vector<std::shared_ptr<KeySource>> sources;
+  sources.push_back(std::move(source));
+  return New(std::move(sources), options);
+}
+
+}  // namespace sovereign

@@ -1,0 +1,119 @@
+#include "sovereign/envelope.hpp"
+
+#include <string>
+
+#include "sdk/internal/base64url.hpp"
+#include "sdk/internal/openssl_util.hpp"
+
+namespace sovereign {
+
+namespace {
+
+constexpr std::uint32_t kMaxVarint = 0xffffffffu;
+
+void PutVarint(std::uint32_t v, std::vector<std::uint8_t>& out) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<std::uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<std::uint8_t>(v));
+}
+
+// GetVarint reads a minimal LEB128 encoding of a value in 1..2^32-1.
+bool GetVarint(std::span<const std::uint8_t> in, std::size_t& pos, std::uint32_t& value) {
+  std::uint64_t v = 0;
+  for (unsigned shift = 0; shift < 35; shift += 7) {
+    if (pos >= in.size()) return false;
+    const std::uint8_t byte = in[pos++];
+    v |= std::uint64_t{byte & 0x7fu} << shift;
+    if ((byte & 0x80) == 0) {
+      // A final zero byte after the first is a non-minimal encoding.
+      if (byte == 0 && shift != 0) return false;
+      if (v == 0 || v > kMaxVarint) return false;
+      value = static_cast<std::uint32_t>(v);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool IsEnvelopeMode(Mode mode) { return mode == Mode::kRandom || mode == Mode::kDeterministic; }
+
+}  // namespace
+
+Status ValidateRegion(std::string_view region) {
+  bool ok = !region.empty() && region.size() <= kMaxRegionLength && region[0] >= 'a' && region[0] <= 'z';
+  for (char c : region) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+  if (!ok) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "region must be 1-16 characters of a-z, 0-9 and '-', starting with a letter");
+  }
+  return OkStatus();
+}
+
+Status ValidateJsonPointer(std::string_view pointer) {
+  if (pointer.empty()) return OkStatus();
+  if (pointer.front() != '/') {
+    return Status(ErrorCode::kInvalidArgument, "path must be a JSON Pointer starting with '/' (RFC 6901)");
+  }
+  for (std::size_t i = 0; i < pointer.size(); ++i) {
+    if (pointer[i] == '~' && (i + 1 == pointer.size() || (pointer[i + 1] != '0' && pointer[i + 1] != '1'))) {
+      return Status(ErrorCode::kInvalidArgument, "path has a '~' not followed by 0 or 1 (RFC 6901)");
+    }
+  }
+  return OkStatus();
+}
+
+Status EncodeEnvelopeHeader(const EnvelopeHeader& header, std::vector<std::uint8_t>& out) {
+  if (!IsEnvelopeMode(header.mode)) return Status(ErrorCode::kInvalidArgument, "mode has no envelope");
+  SOVEREIGN_RETURN_IF_ERROR(ValidateRegion(header.region));
+  if (header.key_id == 0 || header.key_version == 0 || header.label_id == 0) {
+    return Status(ErrorCode::kInvalidArgument, "key id, key version and label id must be non-zero");
+  }
+  out.push_back(kEnvelopeFormatV1);
+  out.push_back(static_cast<std::uint8_t>(header.mode));
+  out.push_back(static_cast<std::uint8_t>(header.region.size()));
+  out.insert(out.end(), header.region.begin(), header.region.end());
+  PutVarint(header.key_id, out);
+  PutVarint(header.key_version, out);
+  PutVarint(header.label_id, out);
+  return OkStatus();
+}
+
+Result<std::pair<EnvelopeHeader, std::size_t>> ParseEnvelopeHeader(std::span<const std::uint8_t> envelope) {
+  EnvelopeHeader header;
+  if (envelope.size() < 3 || envelope[0] != kEnvelopeFormatV1) return internal::InvalidCiphertext();
+  header.mode = static_cast<Mode>(envelope[1]);
+  if (!IsEnvelopeMode(header.mode)) return internal::InvalidCiphertext();
+  const std::size_t region_size = envelope[2];
+  std::size_t pos = 3;
+  if (envelope.size() - pos < region_size) return internal::InvalidCiphertext();
+  header.region.assign(reinterpret_cast<const char*>(envelope.data() + pos), region_size);
+  pos += region_size;
+  if (!ValidateRegion(header.region).ok()) return internal::InvalidCiphertext();
+  if (!GetVarint(envelope, pos, header.key_id) || !GetVarint(envelope, pos, header.key_version) ||
+      !GetVarint(envelope, pos, header.label_id)) {
+    return internal::InvalidCiphertext();
+  }
+  return std::pair<EnvelopeHeader, std::size_t>(std::move(header), pos);
+}
+
+bool IsTextCiphertext(std::string_view text) noexcept { return text.starts_with(kTextPrefix); }
+
+std::string ToText(std::span<const std::uint8_t> envelope) {
+  std::string out;
+  out.reserve(kTextPrefix.size() + internal::Base64UrlEncodedSize(envelope.size()));
+  out.append(kTextPrefix);
+  internal::Base64UrlEncode(envelope, out);
+  return out;
+}
+
+Result<std::vector<std::uint8_t>> FromText(std::string_view text) {
+  std::vector<std::uint8_t> out;
+  if (!IsTextCiphertext(text) || !internal::Base64UrlDecode(text.substr(kTextPrefix.size()), out)) {
+    return internal::InvalidCiphertext();
+  }
+  return out;
+}
+
+}  // namespace sovereign

@@ -1,0 +1,62 @@
+// FieldKeyCache: the Client's in-memory cache of field keys (as FieldCiphers)
+// by region, fetched from each region's KeySource and dropped at expiry.
+//
+// Thread safety: safe for concurrent use. Lookups take a shared lock; a miss
+// takes the region's fetch lock so that many threads missing the same key at
+// once cause one KeySource request.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "sdk/internal/field_cipher.hpp"
+#include "sovereign/key_source.hpp"
+#include "sovereign/status.hpp"
+
+namespace sovereign::internal {
+
+class FieldKeyCache {
+ public:
+  FieldKeyCache(std::shared_ptr<KeySource> source, std::chrono::seconds max_ttl);
+
+  const std::string& region() const noexcept { return source_->region(); }
+
+  // Primary returns the cipher for the primary version of (key, mode, label).
+  Result<std::shared_ptr<const FieldCipher>> Primary(std::string_view key, Mode mode, std::string_view label);
+
+  // ByHeader returns the cipher named by an envelope header.
+  Result<std::shared_ptr<const FieldCipher>> ByHeader(std::uint32_t key_id, std::uint32_t version, Mode mode,
+                                                      std::uint32_t label_id);
+
+ private:
+  struct Entry {
+    std::shared_ptr<const FieldCipher> cipher;
+    std::int64_t deadline_ms;  // coarse monotonic clock
+  };
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+
+  Result<Entry> Admit(Result<FieldKeyMaterial> material);
+  template <typename Map, typename Key, typename Fetch>
+  Result<std::shared_ptr<const FieldCipher>> Lookup(Map& map, const Key& key, Fetch fetch);
+
+  std::shared_ptr<KeySource> source_;
+  std::int64_t max_ttl_ms_;
+  std::shared_mutex mutex_;
+  std::mutex fetch_mutex_;
+  // "<mode byte><key>\0<label>" → primary cipher
+  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> primary_;
+  // (key id, version, mode, label id) packed → cipher
+  std::unordered_map<std::uint64_t, Entry> by_id_;
+};
+
+}  // namespace sovereign::internal
