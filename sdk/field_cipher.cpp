@@ -1,5 +1,6 @@
 #include "sdk/internal/field_cipher.hpp"
 
+#include <array>
 #include <variant>
 
 #include "sdk/internal/aes_gcm.hpp"
@@ -119,6 +120,14 @@ Result<std::unique_ptr<FieldCipher::Engine>> FieldCipher::NewEngine() const {
 
 Status FieldCipher::Seal(std::string_view plaintext, const FieldContext& context,
                          std::vector<std::uint8_t>& out) const {
+  std::array<std::uint8_t, kGcmNonceSize> nonce{};
+  if (material_.mode == Mode::kRandom) FillNonce(nonce);
+  return SealWithNonce(plaintext, context, nonce, out);
+}
+
+Status FieldCipher::SealWithNonce(std::string_view plaintext, const FieldContext& context,
+                                  std::span<const std::uint8_t> nonce_in, std::vector<std::uint8_t>& out) const {
+  if (nonce_in.size() != kGcmNonceSize) return Status(ErrorCode::kInvalidArgument, "nonce must be 12 bytes");
   if (plaintext.size() > kMaxPlaintextSize) {
     return Status(ErrorCode::kInvalidArgument, "value is larger than 16 MiB");
   }
@@ -135,7 +144,7 @@ Status FieldCipher::Seal(std::string_view plaintext, const FieldContext& context
     std::copy(header_.begin(), header_.end(), p);
     p += header_.size();
     std::span<std::uint8_t> nonce(p, kGcmNonceSize);
-    FillNonce(nonce);
+    std::copy(nonce_in.begin(), nonce_in.end(), nonce.begin());
     Status s = std::get<AesGcm>(lease.get()->primitive)
                    .Seal(nonce, ad, pt, {p + kGcmNonceSize, plaintext.size()},
                          {p + kGcmNonceSize + plaintext.size(), kTagSize});

@@ -35,6 +35,12 @@ class FieldCipher {
   [[nodiscard]] Status Seal(std::string_view plaintext, const FieldContext& context,
                             std::vector<std::uint8_t>& out) const;
 
+  // SealWithNonce is Seal with a caller-chosen GCM nonce (12 bytes; ignored in
+  // deterministic mode). Only for known-answer tests: a repeated nonce under
+  // one key breaks AES-GCM.
+  [[nodiscard]] Status SealWithNonce(std::string_view plaintext, const FieldContext& context,
+                                     std::span<const std::uint8_t> nonce, std::vector<std::uint8_t>& out) const;
+
   // Open authenticates and decrypts a binary envelope whose header (the first
   // `header_size` bytes) names this cipher's key. On failure `plaintext_out`
   // is empty and the status is kInvalidCiphertext.

@@ -1,0 +1,322 @@
+// Envelope v1: known-answer vectors shared with the Python reference
+// implementation, strict text decoding, and the tamper-evidence properties
+// of the envelope over every mode.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "sdk/internal/aes_gcm.hpp"
+#include "sdk/internal/field_cipher.hpp"
+#include "sdk/internal/hmac_sha256.hpp"
+#include "sovereign/envelope.hpp"
+#include "tests/support/test_support.hpp"
+
+using namespace sovereign;
+using sovereign::internal::FieldCipher;
+using sovereign::test::Bytes;
+using sovereign::test::Hex;
+using sovereign::test::ToHex;
+
+namespace {
+
+std::shared_ptr<FieldCipher> MakeCipher(Mode mode, std::vector<std::uint8_t> key, std::string region = "us",
+                                        std::uint32_t key_id = 1, std::uint32_t version = 1,
+                                        std::uint32_t label_id = 1) {
+  FieldKeyMaterial m;
+  m.region = std::move(region);
+  m.key_name = "users";
+  m.key_id = key_id;
+  m.version = version;
+  m.mode = mode;
+  m.label = "email";
+  m.label_id = label_id;
+  m.key = SecretBytes(key, InsecureSecretKeyAccess::Get());
+  auto cipher = FieldCipher::New(std::move(m));
+  REQUIRE(cipher.ok());
+  return std::move(cipher).value();
+}
+
+std::vector<std::uint8_t> RandomKey(Mode mode) {
+  auto secret = SecretBytes::Random(FieldKeySize(mode));
+  auto bytes = secret.bytes(InsecureSecretKeyAccess::Get());
+  return {bytes.begin(), bytes.end()};
+}
+
+std::string Open(const FieldCipher& cipher, std::span<const std::uint8_t> envelope, const FieldContext& ctx,
+                 Status* status_out = nullptr) {
+  std::string plaintext;
+  auto header = ParseEnvelopeHeader(envelope);
+  Status s = header.ok() ? cipher.Open(envelope, header->second, ctx, plaintext) : header.status();
+  if (status_out) *status_out = s;
+  return plaintext;
+}
+
+constexpr Mode kModes[] = {Mode::kRandom, Mode::kDeterministic};
+
+}  // namespace
+
+TEST_CASE("envelope v1 known-answer vectors match byte for byte") {
+  const auto doc = test::LoadVectors("envelope_v1.json");
+  int checked = 0;
+  for (const auto& v : doc["valid"]) {
+    INFO(v["name"].get<std::string>());
+    const Mode mode = ParseMode(v["mode"].get<std::string>()).value();
+    auto cipher = MakeCipher(mode, Hex(v["field_key"].get<std::string>()), v["region"], v["key_id"],
+                             v["key_version"], v["label_id"]);
+    FieldContext ctx{v["path"].get<std::string>(), std::nullopt};
+    if (!v["record_id"].is_null()) ctx.record_id = v["record_id"].get<std::string>();
+    const auto plaintext = Hex(v["plaintext"].get<std::string>());
+    const std::string pt(plaintext.begin(), plaintext.end());
+
+    std::vector<std::uint8_t> nonce(12, 0);
+    if (!v["nonce"].is_null()) nonce = Hex(v["nonce"].get<std::string>());
+    std::vector<std::uint8_t> out;
+    REQUIRE(cipher->SealWithNonce(pt, ctx, nonce, out).ok());
+    CHECK(ToHex(out) == v["envelope"].get<std::string>());
+    CHECK(ToText(out) == v["text"].get<std::string>());
+
+    auto decoded = FromText(v["text"].get<std::string>());
+    REQUIRE(decoded.ok());
+    Status s;
+    CHECK(Open(*cipher, *decoded, ctx, &s) == pt);
+    CHECK(s.ok());
+    ++checked;
+  }
+  CHECK(checked == 9);
+}
+
+TEST_CASE("field key derivation matches the vectors") {
+  const auto doc = test::LoadVectors("envelope_v1.json");
+  for (const auto& v : doc["valid"]) {
+    const auto secret = Hex(v["version_secret"].get<std::string>());
+    const Mode mode = ParseMode(v["mode"].get<std::string>()).value();
+    auto key = internal::DeriveFieldKey(SecretBytes(secret, InsecureSecretKeyAccess::Get()), mode,
+                                        v["label"].get<std::string>());
+    REQUIRE(key.ok());
+    CHECK(ToHex(key->bytes(InsecureSecretKeyAccess::Get())) == v["field_key"].get<std::string>());
+  }
+}
+
+TEST_CASE("text decoding rejects every non-canonical or malformed form") {
+  const auto doc = test::LoadVectors("envelope_v1.json");
+  int rejected = 0;
+  for (const auto& v : doc["invalid_text"]) {
+    INFO(v["reason"].get<std::string>());
+    const std::string text = v["text"];
+    auto binary = FromText(text);
+    if (binary.ok()) {
+      auto header = ParseEnvelopeHeader(*binary);
+      REQUIRE_FALSE(header.ok());
+      CHECK(header.code() == ErrorCode::kInvalidCiphertext);
+    } else {
+      CHECK(binary.code() == ErrorCode::kInvalidCiphertext);
+    }
+    ++rejected;
+  }
+  CHECK(rejected == 13);
+}
+
+TEST_CASE("a ciphertext has exactly one text form") {
+  auto cipher = MakeCipher(Mode::kDeterministic, RandomKey(Mode::kDeterministic));
+  for (std::size_t size = 0; size < 40; ++size) {
+    std::vector<std::uint8_t> out;
+    REQUIRE(cipher->Seal(std::string(size, 'x'), {"/f", std::nullopt}, out).ok());
+    const std::string text = ToText(out);
+    auto back = FromText(text);
+    REQUIRE(back.ok());
+    CHECK(*back == out);
+    // Changing the last character to any other alphabet character either
+    // changes the bytes or is rejected: never the same bytes under two texts.
+    for (char c : std::string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")) {
+      if (c == text.back()) continue;
+      std::string other = text;
+      other.back() = c;
+      auto decoded = FromText(other);
+      if (decoded.ok()) CHECK(*decoded != out);
+    }
+  }
+}
+
+TEST_CASE("the random-mode envelope adds at most 40 bytes") {
+  auto cipher = MakeCipher(Mode::kRandom, RandomKey(Mode::kRandom), "us", 1000, 1000, 1000);
+  std::vector<std::uint8_t> out;
+  REQUIRE(cipher->Seal("0123456789012345678901234567890", {"/email", std::string("r")}, out).ok());
+  CHECK(out.size() - 31 <= 40);
+}
+
+TEST_CASE("envelope round-trips every size from 0 to 4096 in every mode") {
+  for (Mode mode : kModes) {
+    auto cipher = MakeCipher(mode, RandomKey(mode));
+    std::string value;
+    for (std::size_t size = 0; size <= 4096; size += (size < 64 ? 1 : 61)) {
+      value.resize(size);
+      for (std::size_t i = 0; i < size; ++i) value[i] = static_cast<char>((i * 131 + size) & 0xff);
+      const FieldContext ctx{"/f", std::string("rec")};
+      std::vector<std::uint8_t> out;
+      REQUIRE(cipher->Seal(value, ctx, out).ok());
+      Status s;
+      CHECK(Open(*cipher, out, ctx, &s) == value);
+      CHECK(s.ok());
+    }
+  }
+}
+
+TEST_CASE("every single-bit flip of an envelope is rejected") {
+  for (Mode mode : kModes) {
+    auto cipher = MakeCipher(mode, RandomKey(mode));
+    const FieldContext ctx{"/email", std::string("user-1")};
+    for (std::size_t size : {0, 1, 15, 16, 17, 33}) {
+      std::vector<std::uint8_t> out;
+      REQUIRE(cipher->Seal(std::string(size, 'a'), ctx, out).ok());
+      for (std::size_t bit = 0; bit < out.size() * 8; ++bit) {
+        auto flipped = out;
+        flipped[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
+        Status s;
+        CHECK(Open(*cipher, flipped, ctx, &s).empty());
+        CHECK_FALSE(s.ok());
+      }
+    }
+  }
+}
+
+TEST_CASE("every truncation and extension of an envelope is rejected") {
+  for (Mode mode : kModes) {
+    auto cipher = MakeCipher(mode, RandomKey(mode));
+    const FieldContext ctx{"/email", std::nullopt};
+    std::vector<std::uint8_t> out;
+    REQUIRE(cipher->Seal("ann@example.com", ctx, out).ok());
+    for (std::size_t n = 0; n < out.size(); ++n) {
+      Status s;
+      CHECK(Open(*cipher, std::span(out).first(n), ctx, &s).empty());
+      CHECK_FALSE(s.ok());
+    }
+    auto longer = out;
+    longer.push_back(0);
+    Status s;
+    CHECK(Open(*cipher, longer, ctx, &s).empty());
+    CHECK(s.code() == ErrorCode::kInvalidCiphertext);
+  }
+}
+
+TEST_CASE("decrypt rejects a ciphertext moved to another field or record") {
+  for (Mode mode : kModes) {
+    auto cipher = MakeCipher(mode, RandomKey(mode));
+    std::vector<std::uint8_t> out;
+    REQUIRE(cipher->Seal("ann@example.com", {"/email", std::string("user-1")}, out).ok());
+    const FieldContext others[] = {
+        {"/email2", std::string("user-1")}, {"/email", std::string("user-2")}, {"/email", std::nullopt},
+        {"/email", std::string("")},        {"", std::string("user-1")},      {"/emai", std::string("luser-1")},
+    };
+    for (const auto& ctx : others) {
+      Status s;
+      CHECK(Open(*cipher, out, ctx, &s).empty());
+      CHECK(s.code() == ErrorCode::kInvalidCiphertext);
+      CHECK(s.message() == "invalid ciphertext");
+    }
+  }
+}
+
+TEST_CASE("decrypt rejects a header rewritten to another mode, version, region, key or label") {
+  for (Mode mode : kModes) {
+    const auto key = RandomKey(Mode::kDeterministic);  // 64 bytes: first 32 also serve as a GCM key
+    const std::vector<std::uint8_t> key_for_mode(key.begin(), key.begin() + FieldKeySize(mode));
+    auto cipher = MakeCipher(mode, key_for_mode);
+    std::vector<std::uint8_t> out;
+    REQUIRE(cipher->Seal("ann@example.com", {"/email", std::nullopt}, out).ok());
+    auto header = ParseEnvelopeHeader(out);
+    REQUIRE(header.ok());
+    const auto body = std::span(out).subspan(header->second);
+
+    std::vector<EnvelopeHeader> rewritten(5, header->first);
+    rewritten[0].mode = mode == Mode::kRandom ? Mode::kDeterministic : Mode::kRandom;
+    rewritten[1].key_version = 2;
+    rewritten[2].region = "eu";
+    rewritten[3].key_id = 2;
+    rewritten[4].label_id = 2;
+    for (const auto& h : rewritten) {
+      std::vector<std::uint8_t> forged;
+      REQUIRE(EncodeEnvelopeHeader(h, forged).ok());
+      forged.insert(forged.end(), body.begin(), body.end());
+      // Even a cipher holding the same key bytes under the forged name refuses it.
+      const Mode forged_mode = h.mode;
+      auto same_key = MakeCipher(forged_mode,
+                                 std::vector<std::uint8_t>(key.begin(), key.begin() + FieldKeySize(forged_mode)),
+                                 h.region, h.key_id, h.key_version, h.label_id);
+      Status s;
+      CHECK(Open(*same_key, forged, {"/email", std::nullopt}, &s).empty());
+      CHECK(s.code() == ErrorCode::kInvalidCiphertext);
+    }
+  }
+}
+
+TEST_CASE("deterministic mode maps equal plaintexts to equal ciphertexts, random mode never") {
+  auto det = MakeCipher(Mode::kDeterministic, RandomKey(Mode::kDeterministic));
+  auto rnd = MakeCipher(Mode::kRandom, RandomKey(Mode::kRandom));
+  const FieldContext ctx{"/email", std::nullopt};
+  std::vector<std::uint8_t> a, b;
+  REQUIRE(det->Seal("ann@example.com", ctx, a).ok());
+  REQUIRE(det->Seal("ann@example.com", ctx, b).ok());
+  CHECK(a == b);
+  std::vector<std::uint8_t> c;
+  REQUIRE(det->Seal("bob@example.com", ctx, c).ok());
+  CHECK(a != c);
+  std::set<std::vector<std::uint8_t>> seen;
+  for (int i = 0; i < 1000; ++i) {
+    std::vector<std::uint8_t> out;
+    REQUIRE(rnd->Seal("ann@example.com", ctx, out).ok());
+    CHECK(seen.insert(out).second);
+  }
+}
+
+TEST_CASE("empty values round-trip in deterministic mode with a non-zero synthetic IV") {
+  auto det = MakeCipher(Mode::kDeterministic, RandomKey(Mode::kDeterministic));
+  std::vector<std::uint8_t> out;
+  REQUIRE(det->Seal("", {"/email", std::nullopt}, out).ok());
+  auto header = ParseEnvelopeHeader(out);
+  REQUIRE(header.ok());
+  const auto siv = std::span(out).subspan(header->second);
+  REQUIRE(siv.size() == 16);
+  CHECK(std::any_of(siv.begin(), siv.end(), [](std::uint8_t b) { return b != 0; }));
+  Status s;
+  CHECK(Open(*det, out, {"/email", std::nullopt}, &s).empty());
+  CHECK(s.ok());
+}
+
+TEST_CASE("the multi-key GCM collision opens under both keys raw, but under at most one key inside an envelope") {
+  const auto v = test::LoadVectors("adversarial/aes256gcm_multikey_collision.json");
+  const auto key1 = Hex(v["key1"].get<std::string>());
+  const auto key2 = Hex(v["key2"].get<std::string>());
+  const auto iv = Hex(v["iv"].get<std::string>());
+  const auto aad = Hex(v["aad"].get<std::string>());
+  const auto ct = Hex(v["ct"].get<std::string>());
+  const auto tag = Hex(v["tag"].get<std::string>());
+
+  // Raw GCM is not key-committing: both keys accept the same bytes.
+  for (const auto& key : {key1, key2}) {
+    auto gcm = internal::AesGcm::New(key);
+    REQUIRE(gcm.ok());
+    std::vector<std::uint8_t> pt(ct.size());
+    CHECK(gcm->Open(iv, aad, ct, tag, pt).ok());
+  }
+
+  // Inside an envelope the header names the one field key that may open it
+  // and is authenticated with the context, so the colliding body no longer
+  // verifies under both keys, whatever names the attacker gives them.
+  EnvelopeHeader header{Mode::kRandom, "us", 1, 1, 1};
+  std::vector<std::uint8_t> envelope;
+  REQUIRE(EncodeEnvelopeHeader(header, envelope).ok());
+  envelope.insert(envelope.end(), iv.begin(), iv.end());
+  envelope.insert(envelope.end(), ct.begin(), ct.end());
+  envelope.insert(envelope.end(), tag.begin(), tag.end());
+  const std::string aad_text(aad.begin(), aad.end());
+  for (const FieldContext& ctx : {FieldContext{"/ssn", std::nullopt}, FieldContext{"", std::nullopt},
+                                  FieldContext{aad_text, std::nullopt}}) {
+    int opened = 0;
+    for (const auto& key : {key1, key2}) {
+      Status s;
+      (void)Open(*MakeCipher(Mode::kRandom, key), envelope, ctx, &s);
+      opened += s.ok() ? 1 : 0;
+    }
+    CHECK(opened <= 1);
+  }
+}
