@@ -1,0 +1,93 @@
+#include "keystore/internal/audit_entry.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <array>
+
+namespace sovereign::keystore_internal {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string ToHex(std::span<const std::uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (std::uint8_t b : bytes) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 0xf]);
+  }
+  return out;
+}
+
+std::span<const std::uint8_t> AsBytes(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// Canonical form: sorted keys (nlohmann's object is ordered), no whitespace,
+// non-ASCII escaped, invalid UTF-8 replaced so serialisation cannot throw.
+std::string Canonical(const Json& j) { return j.dump(-1, ' ', /*ensure_ascii=*/true, Json::error_handler_t::replace); }
+
+Result<std::string> MacHex(const Json& entry_without_mac, internal::HmacSha256& mac) {
+  std::string canonical = Canonical(entry_without_mac);
+  std::array<std::uint8_t, internal::kSha256Size> out{};
+  SOVEREIGN_RETURN_IF_ERROR(mac.Compute(AsBytes(canonical), out));
+  return ToHex(out);
+}
+
+bool IsHex64(const Json& j) {
+  if (!j.is_string()) return false;
+  const auto& s = j.get_ref<const std::string&>();
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+Status Malformed(std::string_view why) { return Status(ErrorCode::kFailedPrecondition, std::string(why)); }
+
+}  // namespace
+
+Result<std::string> Sha256Hex(std::string_view bytes) {
+  std::array<std::uint8_t, 32> digest{};
+  unsigned int size = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1 || size != 32) {
+    return Status(ErrorCode::kInternal, "SHA-256 failed");
+  }
+  return ToHex(digest);
+}
+
+Result<std::string> SealEntry(Json entry, internal::HmacSha256& mac) {
+  entry.erase("mac");
+  auto tag = MacHex(entry, mac);
+  if (!tag.ok()) return tag.status();
+  entry["mac"] = *tag;
+  return Canonical(entry);
+}
+
+Result<ParsedEntry> ParseEntry(std::string_view line, internal::HmacSha256& mac) {
+  Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Malformed("is not a JSON object (edited or corrupted)");
+  // A line that parses but is not byte-identical to its canonical form was
+  // edited by hand (or by a tool that re-serialised it).
+  if (Canonical(j) != line) return Malformed("is not in canonical form (edited)");
+  auto seq = j.find("seq");
+  auto prev = j.find("prev");
+  auto tag = j.find("mac");
+  if (seq == j.end() || !seq->is_number_unsigned()) return Malformed("has no numeric seq (edited or forged)");
+  if (prev == j.end() || !IsHex64(*prev)) return Malformed("has no valid prev hash (edited or forged)");
+  if (tag == j.end() || !IsHex64(*tag)) return Malformed("has no valid mac (edited or forged)");
+  ParsedEntry parsed;
+  parsed.seq = seq->get<std::uint64_t>();
+  parsed.prev = prev->get<std::string>();
+  std::string claimed = tag->get<std::string>();
+  j.erase("mac");
+  auto expected = MacHex(j, mac);
+  if (!expected.ok()) return expected.status();
+  parsed.mac_ok = CRYPTO_memcmp(expected->data(), claimed.data(), claimed.size()) == 0;
+  return parsed;
+}
+
+}  // namespace sovereign::keystore_internal

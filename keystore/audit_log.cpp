@@ -1,0 +1,165 @@
+#include "keystore/internal/audit_log.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "keystore/internal/audit_entry.hpp"
+#include "keystore/internal/posix_file.hpp"
+
+namespace sovereign::keystore_internal {
+namespace {
+
+using Json = nlohmann::json;
+
+// Entries are a few hundred bytes; the last complete line is always within this window.
+constexpr off_t kTailWindow = 64 * 1024;
+
+std::string Rfc3339(TimePoint t) {
+  const auto micros = ToMicros(t);
+  std::time_t secs = static_cast<std::time_t>(micros / 1000000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, (micros % 1000000) / 1000);
+}
+
+Status Unavailable(const std::filesystem::path& path, std::string_view what) {
+  return Status(ErrorCode::kKeystoreUnavailable,
+                fmt::format("audit log {}: {}; refusing to proceed without an audit record", path.string(), what));
+}
+
+// Tail is the last complete line of the log and where it ends.
+struct Tail {
+  std::string line;   // empty when the log holds no complete line
+  off_t end = 0;      // offset just past the line's '\n'
+};
+
+Result<Tail> ReadTail(int fd, off_t size, const std::filesystem::path& path) {
+  Tail tail;
+  if (size == 0) return tail;
+  const off_t start = size > kTailWindow ? size - kTailWindow : 0;
+  std::string buf(static_cast<std::size_t>(size - start), '\0');
+  std::size_t done = 0;
+  while (done < buf.size()) {
+    ssize_t n = ::pread(fd, buf.data() + done, buf.size() - done, start + static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Unavailable(path, fmt::format("cannot read: {}", ErrnoText(n < 0 ? errno : EIO)));
+    done += static_cast<std::size_t>(n);
+  }
+  const std::size_t last_nl = buf.rfind('\n');
+  if (last_nl == std::string::npos) {
+    if (start != 0) return Unavailable(path, "last line is longer than 64 KiB");
+    return tail;  // only an incomplete first line
+  }
+  const std::size_t begin = buf.rfind('\n', last_nl == 0 ? std::string::npos : last_nl - 1);
+  if (begin == std::string::npos && start != 0) return Unavailable(path, "last line is longer than 64 KiB");
+  const std::size_t line_start = begin == std::string::npos ? 0 : begin + 1;
+  if (last_nl == 0) {
+    return Unavailable(path, "contains an empty line");
+  }
+  tail.line = buf.substr(line_start, last_nl - line_start);
+  tail.end = start + static_cast<off_t>(last_nl + 1);
+  return tail;
+}
+
+}  // namespace
+
+Status CreateAuditLogFile(const std::filesystem::path& path) {
+  auto fd = CreatePrivateFile(path);
+  if (!fd.ok()) return fd.status();
+  if (::fsync(fd->get()) != 0) return Unavailable(path, fmt::format("cannot fsync: {}", ErrnoText(errno)));
+  return OkStatus();
+}
+
+Result<AuditLog> AuditLog::New(std::filesystem::path path, const SecretBytes& audit_key, std::string region,
+                               std::string principal) {
+  auto mac = internal::HmacSha256::New(audit_key.bytes(InsecureSecretKeyAccess::Get()));
+  if (!mac.ok()) return mac.status();
+  return AuditLog(std::move(path), std::move(mac).value(), std::move(region), std::move(principal));
+}
+
+Status AuditLog::Append(Catalog& catalog, const AuditEvent& event, TimePoint now) {
+  auto head = catalog.ReadAuditHead();
+  if (!head.ok()) return head.status();
+
+  // Opened per append (not cached) so a replaced or removed log is noticed,
+  // never silently written to a stale inode.
+  UniqueFd fd(::open(path_.c_str(), O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
+  if (!fd.valid()) return Unavailable(path_, fmt::format("cannot open: {}", ErrnoText(errno)));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return Unavailable(path_, fmt::format("cannot stat: {}", ErrnoText(errno)));
+  if (!S_ISREG(st.st_mode)) return Unavailable(path_, "is not a regular file");
+
+  auto tail = ReadTail(fd.get(), st.st_size, path_);
+  if (!tail.ok()) return tail.status();
+  off_t size = st.st_size;
+
+  // Reconcile the log's last entry with the catalog head (see header).
+  AuditHead last{0, kGenesisHash};
+  if (!tail->line.empty()) {
+    auto parsed = ParseEntry(tail->line, mac_);
+    auto hash = Sha256Hex(tail->line);
+    if (!hash.ok()) return hash.status();
+    if (!parsed.ok() || !parsed->mac_ok) {
+      return Unavailable(path_, "last entry does not verify; run `sovereign audit verify`");
+    }
+    last = AuditHead{parsed->seq, *hash};
+    const bool at_head = last.seq == head->seq && last.hash == head->hash;
+    const bool one_ahead = last.seq == head->seq + 1 && parsed->prev == head->hash;
+    if (!at_head && !one_ahead) {
+      return Unavailable(path_, fmt::format("log ends at seq {} but the catalog's audit head is at seq {}; run "
+                                            "`sovereign audit verify`",
+                                            last.seq, head->seq));
+    }
+  } else if (head->seq != 0) {
+    return Unavailable(path_, fmt::format("log has no complete entry but the catalog's audit head is at seq {}; "
+                                          "run `sovereign audit verify`",
+                                          head->seq));
+  }
+  if (tail->end != size) {
+    // An incomplete last line: an append interrupted by a crash, after the
+    // entry we just reconciled. It was never acknowledged; cut it off.
+    if (::ftruncate(fd.get(), tail->end) != 0 || ::fsync(fd.get()) != 0) {
+      return Unavailable(path_, fmt::format("cannot remove an incomplete last line: {}", ErrnoText(errno)));
+    }
+    size = tail->end;
+  }
+
+  Json entry = Json::object();
+  entry["seq"] = last.seq + 1;
+  entry["prev"] = last.hash;
+  entry["time"] = Rfc3339(now);
+  entry["principal"] = principal_;
+  entry["op"] = event.op;
+  entry["region"] = region_;
+  entry["outcome"] = event.outcome;
+  if (!event.reason.empty()) entry["reason"] = event.reason;
+  if (!event.key.empty()) entry["key"] = event.key;
+  if (event.key_id) entry["key_id"] = *event.key_id;
+  if (!event.versions.empty()) entry["versions"] = event.versions;
+  if (!event.labels.empty()) entry["labels"] = event.labels;
+  if (event.mode) entry["mode"] = std::string(ModeName(*event.mode));
+  auto line = SealEntry(std::move(entry), mac_);
+  if (!line.ok()) return line.status();
+  auto hash = Sha256Hex(*line);
+  if (!hash.ok()) return hash.status();
+  line->push_back('\n');
+
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(line->data());
+  int err = WriteAll(fd.get(), {bytes, line->size()});
+  if (err == 0 && ::fsync(fd.get()) != 0) err = errno;
+  if (err != 0) {
+    // Leave no partial line behind: the next append must find the log as it was.
+    if (::ftruncate(fd.get(), size) == 0) (void)::fsync(fd.get());
+    return Unavailable(path_, fmt::format("cannot append: {}", ErrnoText(err)));
+  }
+  return catalog.WriteAuditHead(AuditHead{last.seq + 1, *hash});
+}
+
+}  // namespace sovereign::keystore_internal

@@ -1,0 +1,283 @@
+// EmbeddedKeystoreImpl: key management and field key issuance over the
+// catalog, the root key and the audit log of one keystore directory.
+#include <limits>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "keystore/internal/keystore_dir.hpp"
+#include "keystore/internal/wrap.hpp"
+#include "sdk/internal/hmac_sha256.hpp"
+
+namespace sovereign::keystore_internal {
+namespace {
+
+constexpr std::size_t kVersionSecretSize = 32;
+
+AuditEvent Event(std::string_view op, std::string_view key) {
+  AuditEvent event;
+  event.op = std::string(op);
+  event.key = std::string(key);
+  return event;
+}
+
+bool IsKnownMode(Mode mode) {
+  return mode == Mode::kRandom || mode == Mode::kDeterministic || mode == Mode::kIndex;
+}
+
+// Thread safety: one mutex serialises every use of the SQLite connection and
+// of the audit log's MAC context; BEGIN IMMEDIATE serialises writers across
+// processes. Security: the root and audit keys live in SecretBytes for the
+// object's lifetime; version secrets are unwrapped per request and wiped.
+class EmbeddedKeystoreImpl final : public EmbeddedKeystore {
+ public:
+  EmbeddedKeystoreImpl(KeystoreFiles files, EmbeddedKeystoreOptions options, AuditLog audit)
+      : files_(std::move(files)), options_(std::move(options)), audit_(std::move(audit)) {}
+
+  const std::string& region() const noexcept override { return files_.region; }
+  const std::filesystem::path& directory() const noexcept override { return files_.dir; }
+
+  Result<KeyInfo> CreateKey(std::string_view name) override {
+    SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(name));
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::system_clock::now();
+    auto tx = Transaction::BeginImmediate(catalog().db());
+    if (!tx.ok()) return tx.status();
+    AuditEvent event = Event("key.create", name);
+    auto existing = catalog().FindKey(name);
+    if (!existing.ok()) return existing.status();
+    if (*existing) {
+      event.key_id = (*existing)->id;
+      return Refuse(*tx, event, now,
+                    Status(ErrorCode::kAlreadyExists,
+                           fmt::format("key '{}' already exists in region '{}'", name, region())));
+    }
+    auto id = catalog().InsertKey(name, now);
+    if (!id.ok()) return id.status();
+    SOVEREIGN_RETURN_IF_ERROR(AddVersion(*id, 1, now));
+    event.key_id = *id;
+    event.versions = {1};
+    return CommitAudited(*tx, event, now, *id);
+  }
+
+  Result<KeyInfo> RotateKey(std::string_view name) override {
+    SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(name));
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::system_clock::now();
+    auto tx = Transaction::BeginImmediate(catalog().db());
+    if (!tx.ok()) return tx.status();
+    AuditEvent event = Event("key.rotate", name);
+    auto key = catalog().FindKey(name);
+    if (!key.ok()) return key.status();
+    if (!*key) return Refuse(*tx, event, now, KeyNotFound(name));
+    const std::uint32_t id = (*key)->id;
+    event.key_id = id;
+    auto max = catalog().MaxVersion(id);
+    if (!max.ok()) return max.status();
+    if (*max == std::numeric_limits<std::uint32_t>::max()) {
+      return Refuse(*tx, event, now,
+                    Status(ErrorCode::kFailedPrecondition, fmt::format("key '{}' has no version numbers left", name)));
+    }
+    const std::uint32_t version = *max + 1;
+    SOVEREIGN_RETURN_IF_ERROR(AddVersion(id, version, now));
+    SOVEREIGN_RETURN_IF_ERROR(catalog().SetPrimaryVersion(id, version));
+    event.versions = {version};
+    return CommitAudited(*tx, event, now, id);
+  }
+
+  Result<KeyInfo> GetKey(std::string_view name) override {
+    SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(name));
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::BeginRead(catalog().db());
+    if (!tx.ok()) return tx.status();
+    auto key = catalog().FindKey(name);
+    if (!key.ok()) return key.status();
+    if (!*key) return KeyNotFound(name);
+    return Describe(**key);
+  }
+
+  Result<std::vector<KeyInfo>> ListKeys() override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::BeginRead(catalog().db());
+    if (!tx.ok()) return tx.status();
+    auto keys = catalog().ListKeys();
+    if (!keys.ok()) return keys.status();
+    std::vector<KeyInfo> out;
+    for (const KeyRow& row : *keys) {
+      auto info = Describe(row);
+      if (!info.ok()) return info.status();
+      out.push_back(std::move(info).value());
+    }
+    return out;
+  }
+
+  Result<FieldKeyMaterial> PrimaryFieldKey(std::string_view key_name, Mode mode, std::string_view label) override {
+    SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(key_name));
+    SOVEREIGN_RETURN_IF_ERROR(ValidateLabel(label));
+    if (!IsKnownMode(mode)) return Status(ErrorCode::kInvalidArgument, "unknown mode");
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::system_clock::now();
+    auto tx = Transaction::BeginImmediate(catalog().db());
+    if (!tx.ok()) return tx.status();
+    AuditEvent event = Event("field_key.issue", key_name);
+    event.labels = {std::string(label)};
+    event.mode = mode;
+    auto key = catalog().FindKey(key_name);
+    if (!key.ok()) return key.status();
+    if (!*key) return Refuse(*tx, event, now, KeyNotFound(key_name));
+    auto label_id = catalog().FindLabelId(label);
+    if (!label_id.ok()) return label_id.status();
+    if (!*label_id) {
+      // Labels get region-wide ids on first use; the id is what envelopes carry.
+      auto inserted = catalog().InsertLabel(label, now);
+      if (!inserted.ok()) return inserted.status();
+      *label_id = *inserted;
+    }
+    return Issue(*tx, event, now, **key, (*key)->primary_version, mode, std::string(label), **label_id);
+  }
+
+  Result<FieldKeyMaterial> FieldKey(std::uint32_t key_id, std::uint32_t version, Mode mode,
+                                    std::uint32_t label_id) override {
+    if (!IsKnownMode(mode)) return Status(ErrorCode::kInvalidArgument, "unknown mode");
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::system_clock::now();
+    auto tx = Transaction::BeginImmediate(catalog().db());
+    if (!tx.ok()) return tx.status();
+    AuditEvent event = Event("field_key.issue", "");
+    event.key_id = key_id;
+    event.versions = {version};
+    event.mode = mode;
+    auto key = catalog().FindKey(key_id);
+    if (!key.ok()) return key.status();
+    if (!*key) {
+      return Refuse(*tx, event, now,
+                    Status(ErrorCode::kKeyNotFound,
+                           fmt::format("key id {} not found in region '{}'", key_id, region())));
+    }
+    event.key = (*key)->name;
+    auto label = catalog().FindLabelName(label_id);
+    if (!label.ok()) return label.status();
+    if (!*label) {
+      return Refuse(*tx, event, now,
+                    Status(ErrorCode::kKeyNotFound,
+                           fmt::format("label id {} not found in region '{}'", label_id, region())));
+    }
+    event.labels = {**label};
+    return Issue(*tx, event, now, **key, version, mode, std::move(*label).value(), label_id);
+  }
+
+ private:
+  Catalog& catalog() { return files_.catalog; }
+
+  Status KeyNotFound(std::string_view name) const {
+    return Status(ErrorCode::kKeyNotFound, fmt::format("key '{}' not found in region '{}'", name, region()));
+  }
+
+  // AddVersion creates a random version secret and stores it wrapped.
+  Status AddVersion(std::uint32_t key_id, std::uint32_t version, TimePoint now) {
+    SecretBytes secret = SecretBytes::Random(kVersionSecretSize);
+    auto wrapped = WrapSecret(files_.root_key, KeyVersionAssociatedData(region(), key_id, version), secret);
+    if (!wrapped.ok()) return wrapped.status();
+    return catalog().InsertVersion(key_id, version, now, *wrapped);
+  }
+
+  Result<KeyInfo> Describe(const KeyRow& row) {
+    KeyInfo info;
+    info.name = row.name;
+    info.id = row.id;
+    info.primary_version = row.primary_version;
+    info.created_at = row.created_at;
+    auto versions = catalog().ListVersions(row.id);
+    if (!versions.ok()) return versions.status();
+    for (const KeyVersionRow& v : *versions) {
+      // Versions below the minimum decrypt version are retired whatever their row says.
+      KeyVersionState state = v.version < row.min_decrypt_version && v.state != KeyVersionState::kDestroyed
+                                  ? KeyVersionState::kRetired
+                                  : v.state;
+      info.versions.push_back(KeyVersionInfo{v.version, state, v.created_at});
+    }
+    return info;
+  }
+
+  // Refuse records a failed request in the audit log and returns `why`, or
+  // kKeystoreUnavailable if the refusal itself cannot be recorded.
+  Status Refuse(Transaction& tx, AuditEvent event, TimePoint now, Status why) {
+    event.outcome = "error";
+    event.reason = std::string(ErrorCodeName(why.code()));
+    SOVEREIGN_RETURN_IF_ERROR(audit_.Append(catalog(), event, now));
+    SOVEREIGN_RETURN_IF_ERROR(tx.Commit());
+    return why;
+  }
+
+  Result<KeyInfo> CommitAudited(Transaction& tx, const AuditEvent& event, TimePoint now, std::uint32_t key_id) {
+    SOVEREIGN_RETURN_IF_ERROR(audit_.Append(catalog(), event, now));
+    auto key = catalog().FindKey(key_id);
+    if (!key.ok()) return key.status();
+    if (!*key) return Status(ErrorCode::kInternal, "catalog: key vanished inside its own transaction");
+    auto info = Describe(**key);
+    if (!info.ok()) return info.status();
+    SOVEREIGN_RETURN_IF_ERROR(tx.Commit());
+    return info;
+  }
+
+  // Issue unwraps `version` of `key`, derives the field key and audits the
+  // issue; the key is returned only once the audit record is durable and the
+  // transaction (which may register the label) has committed.
+  Result<FieldKeyMaterial> Issue(Transaction& tx, AuditEvent event, TimePoint now, const KeyRow& key,
+                                 std::uint32_t version, Mode mode, std::string label, std::uint32_t label_id) {
+    event.key_id = key.id;
+    event.versions = {version};
+    auto row = catalog().FindVersion(key.id, version);
+    if (!row.ok()) return row.status();
+    if (!*row) {
+      return Refuse(tx, event, now,
+                    Status(ErrorCode::kKeyNotFound, fmt::format("key '{}' has no version {}", key.name, version)));
+    }
+    KeyVersionState state = (*row)->state;
+    if (version < key.min_decrypt_version && state != KeyVersionState::kDestroyed) state = KeyVersionState::kRetired;
+    if (state != KeyVersionState::kEnabled || !(*row)->wrapped) {
+      return Refuse(tx, event, now,
+                    Status(ErrorCode::kKeyVersionUnusable,
+                           fmt::format("key '{}' version {} is {}", key.name, version, KeyVersionStateName(state))));
+    }
+    auto secret = UnwrapSecret(files_.root_key, KeyVersionAssociatedData(region(), key.id, version), *(*row)->wrapped,
+                               fmt::format("key '{}' version {}", key.name, version));
+    if (!secret.ok()) return Refuse(tx, event, now, secret.status());
+    auto field_key = internal::DeriveFieldKey(*secret, mode, label);
+    if (!field_key.ok()) return field_key.status();
+    SOVEREIGN_RETURN_IF_ERROR(audit_.Append(catalog(), event, now));
+    SOVEREIGN_RETURN_IF_ERROR(tx.Commit());
+
+    FieldKeyMaterial out;
+    out.region = region();
+    out.key_name = key.name;
+    out.key_id = key.id;
+    out.version = version;
+    out.mode = mode;
+    out.label = std::move(label);
+    out.label_id = label_id;
+    out.key = std::move(field_key).value();
+    out.expires_at = now + options_.field_key_ttl;
+    return out;
+  }
+
+  std::mutex mu_;
+  KeystoreFiles files_;
+  EmbeddedKeystoreOptions options_;
+  AuditLog audit_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<EmbeddedKeystore>> NewEmbeddedKeystore(KeystoreFiles files, EmbeddedKeystoreOptions options) {
+  if (options.principal.empty()) options.principal = DefaultPrincipal();
+  if (options.field_key_ttl <= std::chrono::seconds::zero()) {
+    return Status(ErrorCode::kInvalidArgument, "field_key_ttl must be positive");
+  }
+  auto audit = AuditLog::New(files.dir / kAuditLogFileName, files.audit_key, files.region, options.principal);
+  if (!audit.ok()) return audit.status();
+  return std::shared_ptr<EmbeddedKeystore>(
+      std::make_shared<EmbeddedKeystoreImpl>(std::move(files), std::move(options), std::move(audit).value()));
+}
+
+}  // namespace sovereign::keystore_internal

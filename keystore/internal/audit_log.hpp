@@ -1,0 +1,92 @@
+// AuditLog: DIR/audit.log, an append-only, hash-chained, MAC'd record of every
+// key use and change (format and rules in docs/keystore.md).
+//
+// Each line is one canonical JSON object (sorted keys, no spaces, ASCII only)
+// carrying `seq` (1, 2, …), `prev` (hex SHA-256 of the previous line, 64 zeros
+// for the first) and `mac` = hex HMAC-SHA256(audit key, the same object
+// without `mac`, canonically serialised). The catalog's audit_head row holds
+// the seq and hash of the last line, so removing lines from the end is
+// detectable even though every remaining line still verifies.
+//
+// Security: entries never contain key bytes or plaintext. Append is durable
+// (write + fsync) before it returns ok; callers fail the operation otherwise.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "keystore/internal/catalog.hpp"
+#include "sdk/internal/hmac_sha256.hpp"
+#include "sovereign/mode.hpp"
+#include "sovereign/secret.hpp"
+#include "sovereign/status.hpp"
+
+namespace sovereign::keystore_internal {
+
+inline constexpr char kAuditLogFileName[] = "audit.log";
+inline constexpr std::size_t kAuditKeySize = 32;
+
+// AuditEvent is what an operation records; empty/unset fields are omitted.
+struct AuditEvent {
+  std::string op;               // "keystore.init", "key.create", "key.rotate", "field_key.issue"
+  std::string outcome = "ok";   // "ok", "denied" or "error"
+  std::string reason;           // why, for denied/error
+  std::string key;              // key name
+  std::optional<std::uint32_t> key_id;
+  std::vector<std::uint32_t> versions;
+  std::vector<std::string> labels;
+  std::optional<Mode> mode;
+};
+
+// CreateAuditLogFile creates an empty audit log, mode 0600.
+Status CreateAuditLogFile(const std::filesystem::path& path);
+
+class AuditLog {
+ public:
+  static Result<AuditLog> New(std::filesystem::path path, const SecretBytes& audit_key, std::string region,
+                              std::string principal);
+
+  // Append writes `event` as the next entry, fsyncs it, and stages the new
+  // head in `catalog`. The caller must hold a BEGIN IMMEDIATE transaction on
+  // `catalog` (this serialises appenders across threads and processes) and
+  // commit it after Append returns ok; the log line is durable before the
+  // head moves, so a crash can leave the log at most one entry ahead of the
+  // head — never behind. Append adopts such an entry (valid MAC, chained to
+  // the head) and cuts off an incomplete last line left by a crash; any other
+  // mismatch between log and head fails closed. Every failure is
+  // kKeystoreUnavailable and leaves the file as it was.
+  Status Append(Catalog& catalog, const AuditEvent& event, TimePoint now);
+
+  const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  AuditLog(std::filesystem::path path, internal::HmacSha256 mac, std::string region, std::string principal)
+      : path_(std::move(path)), mac_(std::move(mac)), region_(std::move(region)), principal_(std::move(principal)) {}
+
+  std::filesystem::path path_;
+  internal::HmacSha256 mac_;
+  std::string region_;
+  std::string principal_;
+};
+
+// AuditVerification is the outcome of a successful verification.
+struct AuditVerification {
+  std::uint64_t entries = 0;
+  // Entries after the catalog head: appended by an operation that had not yet
+  // committed when the head was read, or whose commit was interrupted.
+  std::uint64_t beyond_head = 0;
+  std::string summary;  // "ok: N entries"
+};
+
+// VerifyAuditLog checks every line of the log at `path` against `audit_key`
+// and the catalog's `head`. On failure the status (kFailedPrecondition) names
+// the first bad line and why: edited or forged (MAC), inserted, deleted,
+// reordered or duplicated (seq), chain broken (prev), truncated tail (the log
+// ends before the head), or rewritten (hash differs from the head).
+Result<AuditVerification> VerifyAuditLog(const std::filesystem::path& path, const SecretBytes& audit_key,
+                                         const AuditHead& head);
+
+}  // namespace sovereign::keystore_internal

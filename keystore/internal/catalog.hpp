@@ -1,0 +1,107 @@
+// Catalog: the keystore's SQLite database, DIR/catalog.db (schema in docs/keystore.md).
+//
+// The catalog stores key metadata, key versions wrapped under the root key,
+// the region's label ids and the audit log head. It never holds an unwrapped
+// secret. Methods do not open transactions: callers group each operation's
+// reads and writes in one Transaction (BEGIN IMMEDIATE for writes).
+//
+// Thread safety: none; the keystore serialises access.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "keystore/internal/sqlite.hpp"
+#include "sovereign/keystore.hpp"
+#include "sovereign/status.hpp"
+
+namespace sovereign::keystore_internal {
+
+inline constexpr char kCatalogFileName[] = "catalog.db";
+inline constexpr std::int64_t kCatalogSchemaVersion = 1;
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+struct CatalogMeta {
+  std::int64_t schema_version = kCatalogSchemaVersion;
+  std::string region;
+  TimePoint created_at;
+  std::vector<std::uint8_t> root_key_check;
+  std::vector<std::uint8_t> wrapped_audit_key;
+};
+
+struct KeyRow {
+  std::uint32_t id = 0;
+  std::string name;
+  TimePoint created_at;
+  std::uint32_t primary_version = 0;
+  std::uint32_t min_decrypt_version = 1;
+};
+
+struct KeyVersionRow {
+  std::uint32_t version = 0;
+  KeyVersionState state = KeyVersionState::kEnabled;
+  TimePoint created_at;
+  std::optional<std::vector<std::uint8_t>> wrapped;  // nullopt once destroyed
+};
+
+// AuditHead is the last entry appended to the audit log: its sequence number
+// and the hex SHA-256 of its line. seq 0 means the log is empty.
+struct AuditHead {
+  std::uint64_t seq = 0;
+  std::string hash;
+};
+
+// kGenesisHash is the `prev` of the first audit entry.
+inline const std::string kGenesisHash(64, '0');
+
+class Catalog {
+ public:
+  // Create makes a new catalog at `path` (the file is created 0600 first, so
+  // SQLite's -wal and -shm files inherit that mode) with the schema, `meta`
+  // and an empty audit head, in one transaction.
+  static Result<Catalog> Create(const std::filesystem::path& path, const CatalogMeta& meta);
+  // Open opens an existing catalog and checks its schema version.
+  static Result<Catalog> Open(const std::filesystem::path& path);
+
+  Database& db() noexcept { return db_; }
+
+  Result<CatalogMeta> ReadMeta();
+
+  Result<std::optional<KeyRow>> FindKey(std::string_view name);
+  Result<std::optional<KeyRow>> FindKey(std::uint32_t id);
+  Result<std::vector<KeyRow>> ListKeys();
+  Result<std::vector<KeyVersionRow>> ListVersions(std::uint32_t key_id);
+  Result<std::optional<KeyVersionRow>> FindVersion(std::uint32_t key_id, std::uint32_t version);
+  // InsertKey adds key `name` (id = max + 1) with primary version 1; the
+  // caller inserts version 1 in the same transaction.
+  Result<std::uint32_t> InsertKey(std::string_view name, TimePoint created_at);
+  Status InsertVersion(std::uint32_t key_id, std::uint32_t version, TimePoint created_at,
+                       std::span<const std::uint8_t> wrapped);
+  Result<std::uint32_t> MaxVersion(std::uint32_t key_id);
+  Status SetPrimaryVersion(std::uint32_t key_id, std::uint32_t version);
+
+  Result<std::optional<std::uint32_t>> FindLabelId(std::string_view name);
+  Result<std::optional<std::string>> FindLabelName(std::uint32_t id);
+  // InsertLabel registers `name` with id = max + 1.
+  Result<std::uint32_t> InsertLabel(std::string_view name, TimePoint created_at);
+
+  Result<AuditHead> ReadAuditHead();
+  Status WriteAuditHead(const AuditHead& head);
+
+ private:
+  explicit Catalog(Database db) : db_(std::move(db)) {}
+  Database db_;
+};
+
+// Micros converts a time point to microseconds since the Unix epoch (the
+// catalog's time representation) and back.
+std::int64_t ToMicros(TimePoint t);
+TimePoint FromMicros(std::int64_t micros);
+
+}  // namespace sovereign::keystore_internal

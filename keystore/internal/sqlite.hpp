@@ -1,0 +1,102 @@
+// A thin RAII layer over the SQLite C API: a connection, prepared statements
+// and transactions, with every SQLite failure turned into a Status.
+//
+// Thread safety: none. The keystore guards its one connection with a mutex.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sovereign/status.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace sovereign::keystore_internal {
+
+// SqliteStatus maps an SQLite result code: busy, locked, I/O, full and
+// can't-open are kKeystoreUnavailable (retrying or fixing the disk may help);
+// everything else is kInternal. The message carries sqlite3_errmsg.
+Status SqliteStatus(sqlite3* db, int rc, std::string_view what);
+
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Statement();
+  Statement(Statement&& other) noexcept;
+  Statement& operator=(Statement&&) = delete;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Bind* bind parameter `index` (1-based).
+  Statement& Bind(int index, std::int64_t value);
+  Statement& Bind(int index, std::string_view text);
+  Statement& BindBlob(int index, std::span<const std::uint8_t> blob);
+
+  // Step returns true when a row is available, false when done.
+  Result<bool> Step();
+  // Run steps a statement that returns no rows.
+  Status Run();
+
+  std::int64_t ColumnInt(int index) const;
+  std::string ColumnText(int index) const;
+  std::vector<std::uint8_t> ColumnBlob(int index) const;
+  bool ColumnIsNull(int index) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  int bind_rc_ = 0;  // first bind failure, reported by Step
+};
+
+class Database {
+ public:
+  // Open opens `path` read-write with foreign keys on, WAL mode, a busy
+  // timeout and synchronous=FULL (an audit head commit must survive power
+  // loss). With `create` the file may be created (it must already exist with
+  // the right mode: see CreatePrivateFile); without, a missing file is an error.
+  static Result<Database> Open(const std::filesystem::path& path, bool create);
+
+  Database(Database&&) noexcept = default;
+  Database& operator=(Database&&) noexcept = default;
+  ~Database();
+
+  Status Exec(std::string_view sql);
+  Result<Statement> Prepare(std::string_view sql);
+  sqlite3* handle() const noexcept { return db_.get(); }
+
+ private:
+  struct Closer {
+    void operator()(sqlite3* db) const noexcept;
+  };
+  explicit Database(sqlite3* db) : db_(db) {}
+  std::unique_ptr<sqlite3, Closer> db_;
+};
+
+// Transaction rolls back on destruction unless committed.
+class Transaction {
+ public:
+  // BeginImmediate takes SQLite's write lock now (waiting up to the busy
+  // timeout), so the transaction is serialised against every other writer,
+  // in this process or another.
+  static Result<Transaction> BeginImmediate(Database& db);
+  // BeginRead starts a deferred transaction: a consistent snapshot for reads.
+  static Result<Transaction> BeginRead(Database& db);
+
+  Transaction(Transaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  Transaction& operator=(Transaction&&) = delete;
+  ~Transaction();
+
+  Status Commit();
+
+ private:
+  explicit Transaction(Database* db) : db_(db) {}
+  Database* db_;
+};
+
+}  // namespace sovereign::keystore_internal

@@ -1,0 +1,51 @@
+// Names that the keystore stores and the audit log records. Restricting them
+// to short ASCII keeps catalog rows, audit lines and CLI output unambiguous.
+#include <fmt/format.h>
+
+#include "sovereign/keystore.hpp"
+
+namespace sovereign {
+namespace {
+
+constexpr std::size_t kMaxNameLength = 64;
+
+bool IsLower(char c) { return c >= 'a' && c <= 'z'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsUpper(char c) { return c >= 'A' && c <= 'Z'; }
+
+}  // namespace
+
+std::string_view KeyVersionStateName(KeyVersionState state) noexcept {
+  switch (state) {
+    case KeyVersionState::kEnabled:
+      return "enabled";
+    case KeyVersionState::kDisabled:
+      return "disabled";
+    case KeyVersionState::kRetired:
+      return "retired";
+    case KeyVersionState::kDestroyed:
+      return "destroyed";
+  }
+  return "unknown";
+}
+
+Status ValidateKeyName(std::string_view name) {
+  bool ok = !name.empty() && name.size() <= kMaxNameLength && IsLower(name.front());
+  for (char c : name) ok = ok && (IsLower(c) || IsDigit(c) || c == '_' || c == '-');
+  if (ok) return OkStatus();
+  // The rejected name is not echoed: it may hold control characters or be huge.
+  return Status(ErrorCode::kInvalidArgument,
+                fmt::format("key name ({} bytes) must be 1..{} characters of [a-z0-9_-] starting with a letter",
+                            name.size(), kMaxNameLength));
+}
+
+Status ValidateLabel(std::string_view label) {
+  bool ok = !label.empty() && label.size() <= kMaxNameLength;
+  for (char c : label) ok = ok && (IsLower(c) || IsUpper(c) || IsDigit(c) || c == '_' || c == '.' || c == '-');
+  if (ok) return OkStatus();
+  return Status(ErrorCode::kInvalidArgument,
+                fmt::format("label ({} bytes) must be 1..{} characters of [A-Za-z0-9_.-]", label.size(),
+                            kMaxNameLength));
+}
+
+}  // namespace sovereign
