@@ -1,0 +1,65 @@
+// Shared plumbing of the `sovereign` command-line tool: exit codes, error
+// reporting, opening keystores, exact stdin/stdout I/O.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "sovereign/client.hpp"
+#include "sovereign/keystore.hpp"
+#include "sovereign/status.hpp"
+
+namespace sovereign::cli {
+
+// Exit codes, documented in docs/cli.md.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitError = 1,              // keystore, key or I/O problem
+  kExitUsage = 2,              // bad command line or bad input value
+  kExitDenied = 3,             // the principal may not do this
+  kExitInvalidCiphertext = 4,  // the ciphertext failed authentication or is malformed
+};
+
+// CommandError carries a one-line, secret-free message and an exit code to main().
+class CommandError : public std::runtime_error {
+ public:
+  CommandError(int exit_code, const std::string& message) : std::runtime_error(message), exit_code_(exit_code) {}
+  int exit_code() const noexcept { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
+// ExitCodeFor maps an API error to the tool's exit code.
+int ExitCodeFor(ErrorCode code) noexcept;
+
+// Check throws CommandError for a non-ok status, prefixed with `what` when given.
+void Check(const Status& status, std::string_view what = {});
+template <typename T>
+T Check(Result<T> result, std::string_view what = {}) {
+  Check(result.status(), what);
+  return std::move(result).value();
+}
+
+// KeystoreOption adds --keystore (also from SOVEREIGN_KEYSTORE) to `command`.
+void AddKeystoreOption(CLI::App& command, std::string& keystore);
+
+// OpenKeystore opens the embedded keystore directory named by --keystore.
+std::shared_ptr<EmbeddedKeystore> OpenKeystore(const std::string& keystore);
+
+// ReadAllStdin returns every byte of standard input, unchanged.
+std::string ReadAllStdin();
+
+// WriteStdout writes `bytes` exactly; throws CommandError on a write error.
+void WriteStdout(std::string_view bytes);
+
+// Registration of each command group.
+void AddKeystoreCommands(CLI::App& app);
+void AddKeysCommands(CLI::App& app);
+void AddFieldCommands(CLI::App& app);
+
+}  // namespace sovereign::cli

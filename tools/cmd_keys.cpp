@@ -1,0 +1,95 @@
+// sovereign keys create | rotate | list
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tools/cli.hpp"
+
+namespace sovereign::cli {
+
+namespace {
+
+std::string Rfc3339(std::chrono::system_clock::time_point t) {
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(t)));
+}
+
+nlohmann::json KeyToJson(const KeyInfo& key, const std::string& region) {
+  nlohmann::json versions = nlohmann::json::array();
+  for (const auto& v : key.versions) {
+    versions.push_back({{"version", v.version},
+                        {"state", KeyVersionStateName(v.state)},
+                        {"primary", v.version == key.primary_version},
+                        {"created_at", Rfc3339(v.created_at)}});
+  }
+  return {{"name", key.name},     {"id", key.id},           {"region", region}, {"primary_version", key.primary_version},
+          {"created_at", Rfc3339(key.created_at)}, {"versions", versions}};
+}
+
+std::string VersionSummary(const KeyInfo& key) {
+  std::string out;
+  for (const auto& v : key.versions) {
+    if (!out.empty()) out += ", ";
+    out += fmt::format("{} {}", v.version, KeyVersionStateName(v.state));
+  }
+  return out;
+}
+
+}  // namespace
+
+void AddKeysCommands(CLI::App& app) {
+  auto* group = app.add_subcommand("keys", "Create, rotate and list keys");
+  group->require_subcommand(1);
+
+  struct Args {
+    std::string keystore;
+    std::string key;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+
+  auto* create = group->add_subcommand("create", "Create a key; version 1 becomes primary");
+  AddKeystoreOption(*create, args->keystore);
+  create->add_option("--key", args->key, "Key name: 1-64 of a-z 0-9 _ -, starting with a letter")->required();
+  create->callback([args] {
+    auto keystore = OpenKeystore(args->keystore);
+    KeyInfo key = Check(keystore->CreateKey(args->key), fmt::format("cannot create key '{}'", args->key));
+    fmt::print("created key {} (id {}) in region {}; version {} is primary\n", key.name, key.id,
+               keystore->region(), key.primary_version);
+  });
+
+  auto* rotate = group->add_subcommand("rotate", "Add a new primary version; older versions still decrypt");
+  AddKeystoreOption(*rotate, args->keystore);
+  rotate->add_option("--key", args->key, "Key name")->required();
+  rotate->callback([args] {
+    auto keystore = OpenKeystore(args->keystore);
+    KeyInfo key = Check(keystore->RotateKey(args->key), fmt::format("cannot rotate key '{}'", args->key));
+    fmt::print("rotated key {}: version {} is now primary ({})\n", key.name, key.primary_version,
+               VersionSummary(key));
+  });
+
+  auto* list = group->add_subcommand("list", "List keys with their versions, states and dates");
+  AddKeystoreOption(*list, args->keystore);
+  list->add_flag("--json", args->json, "One JSON document instead of a table");
+  list->callback([args] {
+    auto keystore = OpenKeystore(args->keystore);
+    const auto keys = Check(keystore->ListKeys());
+    if (args->json) {
+      nlohmann::json out = {{"region", keystore->region()}, {"keys", nlohmann::json::array()}};
+      for (const auto& key : keys) out["keys"].push_back(KeyToJson(key, keystore->region()));
+      fmt::print("{}\n", out.dump(2));
+      return;
+    }
+    if (keys.empty()) {
+      fmt::print("no keys in region {} (create one with: sovereign keys create --key NAME)\n", keystore->region());
+      return;
+    }
+    fmt::print("{:<20} {:>5} {:>8}  {:<20}  {}\n", "KEY", "ID", "PRIMARY", "CREATED", "VERSIONS");
+    for (const auto& key : keys) {
+      fmt::print("{:<20} {:>5} {:>8}  {:<20}  {}\n", key.name, key.id, key.primary_version, Rfc3339(key.created_at),
+                 VersionSummary(key));
+    }
+  });
+}
+
+}  // namespace sovereign::cli
