@@ -75,6 +75,10 @@ class ClientImpl final : public Client {
     auto parsed = ParseEnvelopeHeader(ciphertext);
     if (!parsed.ok()) return parsed.status();
     const auto& [header, header_size] = *parsed;
+    // A body too short for its mode is rejected before any key is looked up,
+    // so a truncated ciphertext reads as invalid, not as a key problem.
+    const std::size_t min_body = header.mode == Mode::kRandom ? kGcmNonceSize + kTagSize : kTagSize;
+    if (ciphertext.size() - header_size < min_body) return internal::InvalidCiphertext();
     auto cache = CacheFor(header.region);
     if (!cache.ok()) return cache.status();
     auto cipher = (*cache)->ByHeader(header.key_id, header.key_version, header.mode, header.label_id);
