@@ -55,7 +55,7 @@ struct RemoveOnFailure {
 };
 
 // BuildKeystore fills the empty directory `staging` with a complete keystore.
-Status BuildKeystore(const fs::path& staging, std::string_view region) {
+Status BuildKeystore(const fs::path& staging, std::string_view region, const std::string& principal) {
   const auto now = std::chrono::system_clock::now();
   auto root_key = CreateRootKeyFile(staging);
   if (!root_key.ok()) return root_key.status();
@@ -73,7 +73,7 @@ Status BuildKeystore(const fs::path& staging, std::string_view region) {
   auto catalog = Catalog::Create(staging / kCatalogFileName, meta);
   if (!catalog.ok()) return catalog.status();
   SOVEREIGN_RETURN_IF_ERROR(CreateAuditLogFile(staging / kAuditLogFileName));
-  auto log = AuditLog::New(staging / kAuditLogFileName, audit_key, meta.region, DefaultPrincipal());
+  auto log = AuditLog::New(staging / kAuditLogFileName, audit_key, meta.region, principal);
   if (!log.ok()) return log.status();
   auto tx = Transaction::BeginImmediate(catalog->db());
   if (!tx.ok()) return tx.status();
@@ -220,7 +220,8 @@ Result<std::shared_ptr<EmbeddedKeystore>> EmbeddedKeystore::Init(const fs::path&
     return Status(ErrorCode::kKeystoreUnavailable,
                   fmt::format("cannot set mode 0700 on {}: {}", staging.path.string(), ErrnoText(errno)));
   }
-  SOVEREIGN_RETURN_IF_ERROR(BuildKeystore(staging.path, region));
+  if (options.principal.empty()) options.principal = DefaultPrincipal();
+  SOVEREIGN_RETURN_IF_ERROR(BuildKeystore(staging.path, region, options.principal));
   SOVEREIGN_RETURN_IF_ERROR(FsyncPath(staging.path));
   // rename(2) replaces DIR only if it is an empty directory.
   if (::rename(staging.path.c_str(), dir.c_str()) != 0) {

@@ -58,7 +58,7 @@ TEST_CASE("every operation writes one audit line with who, what and outcome, and
   }
   CHECK(e[0]["prev"] == std::string(64, '0'));
   CHECK(e[0]["op"] == "keystore.init");
-  CHECK_THAT(e[0]["principal"].get<std::string>(), Catch::StartsWith("unix:"));
+  CHECK(e[0]["principal"] == "spiffe://corp/region/us/svc/accounts");
   CHECK(e[1]["op"] == "key.create");
   CHECK(e[1]["key"] == "users");
   CHECK(e[1]["key_id"] == 1);
@@ -81,6 +81,14 @@ TEST_CASE("every operation writes one audit line with who, what and outcome, and
   const std::string content = test::ReadFile(f.log);
   CHECK_FALSE(test::Contains(content, fk->key.bytes(InsecureSecretKeyAccess::Get())));
   CHECK(content.find(test::ToHex(fk->key.bytes(InsecureSecretKeyAccess::Get()))) == std::string::npos);
+}
+
+TEST_CASE("the default principal is the effective unix user") {
+  TempDir tmp;
+  auto ks = EmbeddedKeystore::Init(tmp.path() / "ks", "us");
+  REQUIRE(ks.ok());
+  auto first = nlohmann::json::parse(ReadLines(tmp.path() / "ks" / "audit.log").at(0));
+  CHECK_THAT(first["principal"].get<std::string>(), Catch::StartsWith("unix:"));
 }
 
 TEST_CASE("an untouched audit log verifies") {
