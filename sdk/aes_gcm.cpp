@@ -66,6 +66,7 @@ Status AesGcm::Open(std::span<const std::uint8_t> nonce, std::span<const std::ui
                     std::span<const std::uint8_t> ciphertext, std::span<const std::uint8_t> tag,
                     std::span<std::uint8_t> plaintext_out) {
   if (plaintext_out.size() != ciphertext.size()) {
+    std::fill(plaintext_out.begin(), plaintext_out.end(), 0);
     return Status(ErrorCode::kInvalidArgument, "AES-GCM open: output must be the ciphertext size");
   }
   if (nonce.size() != kAesGcmNonceSize || tag.size() != kAesGcmTagSize) {

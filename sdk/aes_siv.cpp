@@ -157,6 +157,7 @@ Status AesSiv::Open(std::span<const std::span<const std::uint8_t>> associated_da
     return InvalidCiphertext();
   }
   if (plaintext_out.size() != siv_and_ciphertext.size() - kSivSize) {
+    std::fill(plaintext_out.begin(), plaintext_out.end(), 0);
     return Status(ErrorCode::kInvalidArgument, "AES-SIV open: output must be ciphertext size - 16");
   }
   Block v;

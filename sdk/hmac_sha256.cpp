@@ -58,6 +58,9 @@ Status HkdfSha256(std::span<const std::uint8_t> ikm, std::span<const std::uint8_
   if (out.empty() || out.size() > 255 * kSha256Size) {
     return Status(ErrorCode::kInvalidArgument, "HKDF-SHA256 output must be 1..8160 bytes");
   }
+  if (info.size() > kMaxHkdfInfoSize) {
+    return Status(ErrorCode::kInvalidArgument, "HKDF-SHA256 info must be at most 32768 bytes");
+  }
   static EVP_KDF* const hkdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
   if (hkdf == nullptr) return OpenSslError("EVP_KDF_fetch(HKDF)");
   EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(hkdf);
@@ -83,8 +86,11 @@ Status HkdfSha256(std::span<const std::uint8_t> ikm, std::span<const std::uint8_
 }
 
 Result<SecretBytes> DeriveFieldKey(const SecretBytes& version_secret, Mode mode, std::string_view label) {
-  if (label.empty() || label.size() > 0xffff) {
-    return Status(ErrorCode::kInvalidArgument, "label must be 1..65535 bytes");
+  if (label.empty() || label.size() > kMaxDerivationLabelSize) {
+    return Status(ErrorCode::kInvalidArgument, "label must be 1..255 bytes");
+  }
+  if (mode != Mode::kRandom && mode != Mode::kDeterministic && mode != Mode::kIndex) {
+    return Status(ErrorCode::kInvalidArgument, "unknown mode");
   }
   static constexpr std::string_view kDomain = "sovereign/v1";
   std::vector<std::uint8_t> info;

@@ -50,6 +50,7 @@ void FillRandom(std::span<std::uint8_t> out) {
 
 void FillNonce(std::span<std::uint8_t> out) {
   static constexpr std::size_t kMaxNonce = 64;
+  if (out.empty()) return;
   if (out.size() > kMaxNonce) std::abort();  // programming error: nonces are small
   thread_local NonceBuffer buffer;
   const std::uint64_t generation = g_fork_generation.load(std::memory_order_relaxed);
