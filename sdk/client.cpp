@@ -75,10 +75,10 @@ class ClientImpl final : public Client {
     auto parsed = ParseEnvelopeHeader(ciphertext);
     if (!parsed.ok()) return parsed.status();
     const auto& [header, header_size] = *parsed;
-    // A body too short for its mode is rejected before any key is looked up,
-    // so a truncated ciphertext reads as invalid, not as a key problem.
-    const std::size_t min_body = header.mode == Mode::kRandom ? kGcmNonceSize + kTagSize : kTagSize;
-    if (ciphertext.size() - header_size < min_body) return internal::InvalidCiphertext();
+    // The context is checked before any key is looked up, and the parser has
+    // already rejected bodies too short for their mode, so a malformed input
+    // never costs a keystore request.
+    SOVEREIGN_RETURN_IF_ERROR(ValidateContext(context));
     auto cache = CacheFor(header.region);
     if (!cache.ok()) return cache.status();
     auto cipher = (*cache)->ByHeader(header.key_id, header.key_version, header.mode, header.label_id);
@@ -137,7 +137,7 @@ class ClientImpl final : public Client {
     if (spec.mode != Mode::kRandom && spec.mode != Mode::kDeterministic) {
       return Status(ErrorCode::kInvalidArgument, "mode must be random or deterministic to encrypt");
     }
-    SOVEREIGN_RETURN_IF_ERROR(ValidateJsonPointer(context.path));
+    SOVEREIGN_RETURN_IF_ERROR(ValidateContext(context));
     auto cache = CacheFor(spec.region);
     if (!cache.ok()) return cache.status();
     auto cipher = (*cache)->Primary(spec.key, spec.mode, spec.label);

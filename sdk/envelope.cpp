@@ -64,6 +64,14 @@ Status ValidateJsonPointer(std::string_view pointer) {
   return OkStatus();
 }
 
+Status ValidateContext(const FieldContext& context) {
+  if (context.path.size() > kMaxContextFieldSize ||
+      (context.record_id && context.record_id->size() > kMaxContextFieldSize)) {
+    return Status(ErrorCode::kInvalidArgument, "path and record id must be at most 64 KiB each");
+  }
+  return ValidateJsonPointer(context.path);
+}
+
 Status EncodeEnvelopeHeader(const EnvelopeHeader& header, std::vector<std::uint8_t>& out) {
   if (!IsEnvelopeMode(header.mode)) return Status(ErrorCode::kInvalidArgument, "mode has no envelope");
   SOVEREIGN_RETURN_IF_ERROR(ValidateRegion(header.region));
@@ -95,6 +103,8 @@ Result<std::pair<EnvelopeHeader, std::size_t>> ParseEnvelopeHeader(std::span<con
       !GetVarint(envelope, pos, header.label_id)) {
     return internal::InvalidCiphertext();
   }
+  const std::size_t min_body = header.mode == Mode::kRandom ? kGcmNonceSize + kTagSize : kTagSize;
+  if (envelope.size() - pos < min_body) return internal::InvalidCiphertext();
   return std::pair<EnvelopeHeader, std::size_t>(std::move(header), pos);
 }
 

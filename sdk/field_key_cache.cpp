@@ -36,10 +36,11 @@ std::string_view PrimaryKey(std::array<char, 160>& buffer, std::string& fallback
 FieldKeyCache::FieldKeyCache(std::shared_ptr<KeySource> source, std::chrono::seconds max_ttl)
     : source_(std::move(source)), max_ttl_ms_(std::chrono::milliseconds(max_ttl).count()) {}
 
-Result<FieldKeyCache::Entry> FieldKeyCache::Admit(Result<FieldKeyMaterial> material) {
+template <typename Expect>
+Result<FieldKeyCache::Entry> FieldKeyCache::Admit(Result<FieldKeyMaterial> material, Expect expect) {
   if (!material.ok()) return material.status();
-  if (material->region != source_->region()) {
-    return Status(ErrorCode::kInternal, "keystore answered for region '" + material->region + "'");
+  if (material->region != source_->region() || !expect(*material)) {
+    return Status(ErrorCode::kInternal, "the keystore answered with a key other than the one requested");
   }
   const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(material->expires_at -
                                                                                std::chrono::system_clock::now());
@@ -63,7 +64,7 @@ Result<std::shared_ptr<const FieldCipher>> FieldKeyCache::Lookup(Map& map, const
     auto it = map.find(key);
     if (it != map.end() && it->second.deadline_ms > NowMs()) return it->second.cipher;
   }
-  auto entry = Admit(fetch());
+  auto entry = fetch();
   std::unique_lock lock(mutex_);
   if (!entry.ok()) {
     // Expired keys are dropped even when they cannot be refreshed.
@@ -80,20 +81,30 @@ Result<std::shared_ptr<const FieldCipher>> FieldKeyCache::Primary(std::string_vi
   std::array<char, 160> buffer;
   std::string fallback;
   const std::string_view map_key = PrimaryKey(buffer, fallback, mode, key, label);
-  return Lookup(primary_, map_key, [&] { return source_->PrimaryFieldKey(key, mode, label); });
+  return Lookup(primary_, map_key, [&] {
+    return Admit(source_->PrimaryFieldKey(key, mode, label), [&](const FieldKeyMaterial& m) {
+      return m.key_name == key && m.mode == mode && m.label == label && m.key_id != 0 && m.version != 0 &&
+             m.label_id != 0;
+    });
+  });
 }
 
 Result<std::shared_ptr<const FieldCipher>> FieldKeyCache::ByHeader(std::uint32_t key_id, std::uint32_t version,
                                                                    Mode mode, std::uint32_t label_id) {
   // key id and label id fit 24 bits each in practice; pack losslessly when they do, else bypass the map.
+  auto fetch = [&] {
+    return Admit(source_->FieldKey(key_id, version, mode, label_id), [&](const FieldKeyMaterial& m) {
+      return m.key_id == key_id && m.version == version && m.mode == mode && m.label_id == label_id;
+    });
+  };
   if (key_id >= (1u << 24) || label_id >= (1u << 24) || version >= (1u << 14)) {
-    auto entry = Admit(source_->FieldKey(key_id, version, mode, label_id));
+    auto entry = fetch();
     if (!entry.ok()) return entry.status();
     return std::shared_ptr<const FieldCipher>(entry->cipher);
   }
   const std::uint64_t packed = std::uint64_t{key_id} << 40 | std::uint64_t{label_id} << 16 |
                                std::uint64_t{version} << 2 | (static_cast<std::uint64_t>(mode) & 3);
-  return Lookup(by_id_, packed, [&] { return source_->FieldKey(key_id, version, mode, label_id); });
+  return Lookup(by_id_, packed, fetch);
 }
 
 }  // namespace sovereign::internal

@@ -31,6 +31,8 @@ inline constexpr std::size_t kGcmNonceSize = 12;
 inline constexpr std::size_t kTagSize = 16;
 // Largest field plaintext accepted (16 MiB): fields are values, not files.
 inline constexpr std::size_t kMaxPlaintextSize = std::size_t{16} << 20;
+// Largest path or record id in a FieldContext (64 KiB each).
+inline constexpr std::size_t kMaxContextFieldSize = std::size_t{64} << 10;
 
 // FieldContext is what a ciphertext is bound to besides its key: the field's
 // JSON Pointer (RFC 6901) and, when the caller names one, the record id.
@@ -55,9 +57,14 @@ SOVEREIGN_EXPORT Status ValidateRegion(std::string_view region);
 // ValidateJsonPointer accepts "" or a JSON Pointer whose "~" escapes are valid.
 SOVEREIGN_EXPORT Status ValidateJsonPointer(std::string_view pointer);
 
+// ValidateContext checks the path (ValidateJsonPointer) and that the path and
+// record id are at most kMaxContextFieldSize bytes.
+SOVEREIGN_EXPORT Status ValidateContext(const FieldContext& context);
+
 // ParseEnvelopeHeader parses the header at the start of a binary envelope and
 // returns it with the number of header bytes. Any malformation (unknown format
-// version or mode, non-minimal integers, bad region) is kInvalidCiphertext.
+// version or mode, non-minimal integers, bad region, a body shorter than its
+// mode's minimum of 28 or 16 bytes) is kInvalidCiphertext.
 SOVEREIGN_EXPORT Result<std::pair<EnvelopeHeader, std::size_t>> ParseEnvelopeHeader(
     std::span<const std::uint8_t> envelope);
 

@@ -45,7 +45,10 @@ class FieldKeyCache {
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
 
-  Result<Entry> Admit(Result<FieldKeyMaterial> material);
+  // Admit turns fetched material into a cache entry after checking that it is
+  // the key that was asked for (`expect` returns false for any mismatch).
+  template <typename Expect>
+  Result<Entry> Admit(Result<FieldKeyMaterial> material, Expect expect);
   template <typename Map, typename Key, typename Fetch>
   Result<std::shared_ptr<const FieldCipher>> Lookup(Map& map, const Key& key, Fetch fetch);
 

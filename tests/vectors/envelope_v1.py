@@ -160,7 +160,7 @@ def invalid_texts(valid):
         {"reason": "missing prefix", "text": body},
         {"reason": "wrong prefix version", "text": "sov2:" + body},
         {"reason": "padding", "text": t + "=="},
-        {"reason": "whitespace inside", "text": t[:10] + " " + t[10:]},
+        {"reason": "whitespace inside (same length)", "text": t[:10] + " " + t[11:]},
         {"reason": "standard base64 alphabet", "text": PREFIX + body.replace("-", "+").replace("_", "/") + "+/"},
         {"reason": "length 1 mod 4", "text": t + "A"},
         {"reason": "non-zero trailing bits", "text": _with_trailing_bit(valid[2]["text"])},
@@ -170,6 +170,14 @@ def invalid_texts(valid):
                                                            + bytes.fromhex(valid[0]["envelope"])[6:])},
         {"reason": "upper-case region", "text": text(b"\x01\x01\x02US" + bytes.fromhex(valid[0]["envelope"])[5:])},
         {"reason": "truncated header", "text": text(bytes.fromhex(valid[0]["envelope"])[:6])},
+        {"reason": "region length 0", "text": text(b"\x01\x01\x00" + bytes.fromhex(valid[0]["envelope"])[5:])},
+        {"reason": "region length 17", "text": text(b"\x01\x01\x11" + b"a" * 17 + bytes.fromhex(valid[0]["envelope"])[5:])},
+        {"reason": "key id 0", "text": text(bytes.fromhex(valid[0]["envelope"])[:5] + b"\x00"
+                                          + bytes.fromhex(valid[0]["envelope"])[6:])},
+        {"reason": "key version 2^32", "text": text(bytes.fromhex(valid[0]["envelope"])[:6] + uvarint(1 << 32)
+                                                  + bytes.fromhex(valid[0]["envelope"])[7:])},
+        {"reason": "random body shorter than nonce + tag", "text": text(bytes.fromhex(valid[0]["envelope"])[:8 + 27])},
+        {"reason": "deterministic body shorter than the SIV", "text": text(bytes.fromhex(valid[6]["envelope"])[:8 + 15])},
         {"reason": "empty", "text": PREFIX},
     ]
 
