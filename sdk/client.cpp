@@ -4,10 +4,10 @@
 #include <openssl/crypto.h>
 
 #include <array>
-#include <map>
 
 #include "sdk/internal/base64url.hpp"
 #include "sdk/internal/field_key_cache.hpp"
+#include "sdk/internal/header_view.hpp"
 #include "sdk/internal/hmac_sha256.hpp"
 #include "sdk/internal/openssl_util.hpp"
 
@@ -45,8 +45,8 @@ std::span<const std::uint8_t> AsBytes(std::string_view s) {
 
 class ClientImpl final : public Client {
  public:
-  explicit ClientImpl(std::map<std::string, std::unique_ptr<internal::FieldKeyCache>, std::less<>> caches)
-      : caches_(std::move(caches)) {}
+  using Caches = std::vector<std::unique_ptr<internal::FieldKeyCache>>;
+  explicit ClientImpl(Caches caches) : caches_(std::move(caches)) {}
 
   Result<std::string> Encrypt(const FieldSpec& spec, std::string_view plaintext,
                               const FieldContext& context) const override {
@@ -62,31 +62,56 @@ class ClientImpl final : public Client {
     return out;
   }
 
+  Status EncryptAppend(const FieldSpec& spec, std::string_view plaintext, const FieldContext& context,
+                       std::string& out) const override {
+    std::vector<std::uint8_t>& binary = Scratch();
+    SOVEREIGN_RETURN_IF_ERROR(EncryptInto(spec, plaintext, context, binary));
+    const std::size_t start = out.size();
+    out.resize(start + kTextPrefix.size() + internal::Base64UrlEncodedSize(binary.size()));
+    std::copy(kTextPrefix.begin(), kTextPrefix.end(), out.begin() + static_cast<std::ptrdiff_t>(start));
+    internal::Base64UrlEncodeTo(binary, out.data() + start + kTextPrefix.size());
+    return OkStatus();
+  }
+
   Result<std::string> Decrypt(std::string_view ciphertext, const FieldContext& context) const override {
+    std::string plaintext;
+    SOVEREIGN_RETURN_IF_ERROR(DecryptAppend(ciphertext, context, plaintext));
+    return plaintext;
+  }
+
+  Status DecryptAppend(std::string_view ciphertext, const FieldContext& context, std::string& out) const override {
     std::vector<std::uint8_t>& binary = Scratch();
     if (!IsTextCiphertext(ciphertext) || !internal::Base64UrlDecode(ciphertext.substr(kTextPrefix.size()), binary)) {
       return internal::InvalidCiphertext();
     }
-    return DecryptBinary(binary, context);
+    return OpenInto(binary, context, out);
   }
 
   Result<std::string> DecryptBinary(std::span<const std::uint8_t> ciphertext,
                                     const FieldContext& context) const override {
-    auto parsed = ParseEnvelopeHeader(ciphertext);
-    if (!parsed.ok()) return parsed.status();
-    const auto& [header, header_size] = *parsed;
+    std::string plaintext;
+    SOVEREIGN_RETURN_IF_ERROR(OpenInto(ciphertext, context, plaintext));
+    return plaintext;
+  }
+
+ private:
+  // OpenInto decrypts a binary envelope and appends the plaintext to `out`
+  // only when it authenticates.
+  Status OpenInto(std::span<const std::uint8_t> ciphertext, const FieldContext& context, std::string& out) const {
+    internal::HeaderView header;
+    if (!internal::ParseHeaderView(ciphertext, header)) return internal::InvalidCiphertext();
     // The context is checked before any key is looked up, and the parser has
     // already rejected bodies too short for their mode, so a malformed input
     // never costs a keystore request.
     SOVEREIGN_RETURN_IF_ERROR(ValidateContext(context));
     auto cache = CacheFor(header.region);
     if (!cache.ok()) return cache.status();
-    auto cipher = (*cache)->ByHeader(header.key_id, header.key_version, header.mode, header.label_id);
-    if (!cipher.ok()) return cipher.status();
-    std::string plaintext;
-    SOVEREIGN_RETURN_IF_ERROR((*cipher)->Open(ciphertext, header_size, context, plaintext));
-    return plaintext;
+    auto session = (*cache)->SessionByHeader(header.key_id, header.key_version, header.mode, header.label_id);
+    if (!session.ok()) return session.status();
+    return (*session)->OpenAppend(ciphertext, header.size, context, out);
   }
+
+ public:
 
   Result<std::string> BlindIndex(const FieldSpec& spec, std::string_view value,
                                  BlindIndexOptions options) const override {
@@ -96,11 +121,11 @@ class ClientImpl final : public Client {
     }
     auto cache = CacheFor(spec.region);
     if (!cache.ok()) return cache.status();
-    auto cipher = (*cache)->Primary(spec.key, Mode::kIndex, spec.label);
-    if (!cipher.ok()) return cipher.status();
+    auto session = (*cache)->PrimarySession(spec.key, Mode::kIndex, spec.label);
+    if (!session.ok()) return session.status();
     std::string normalized = NormalizeForIndex(value, options.normalization);
     std::array<std::uint8_t, internal::kSha256Size> mac;
-    Status s = (*cipher)->Mac(AsBytes(normalized), mac);
+    Status s = (*session)->Mac(AsBytes(normalized), mac);
     OPENSSL_cleanse(normalized.data(), normalized.size());
     SOVEREIGN_RETURN_IF_ERROR(s);
     const unsigned bytes = (options.bits + 7) / 8;
@@ -123,10 +148,12 @@ class ClientImpl final : public Client {
   }
 
   Result<internal::FieldKeyCache*> CacheFor(std::string_view region) const {
-    auto it = caches_.find(region);
-    if (it != caches_.end()) return it->second.get();
+    // A client serves a handful of regions: a linear scan beats a map here.
+    for (const auto& cache : caches_) {
+      if (cache->region() == region) return cache.get();
+    }
     std::string served;
-    for (const auto& [name, cache] : caches_) served += (served.empty() ? "" : ", ") + name;
+    for (const auto& cache : caches_) served += (served.empty() ? "" : ", ") + cache->region();
     return Status(ErrorCode::kWrongRegion,
                   fmt::format("no keystore is configured for region '{}' (this client serves: {})",
                               ValidateRegion(region).ok() ? region : "<invalid>", served));
@@ -140,12 +167,12 @@ class ClientImpl final : public Client {
     SOVEREIGN_RETURN_IF_ERROR(ValidateContext(context));
     auto cache = CacheFor(spec.region);
     if (!cache.ok()) return cache.status();
-    auto cipher = (*cache)->Primary(spec.key, spec.mode, spec.label);
-    if (!cipher.ok()) return cipher.status();
-    return (*cipher)->Seal(plaintext, context, out);
+    auto session = (*cache)->PrimarySession(spec.key, spec.mode, spec.label);
+    if (!session.ok()) return session.status();
+    return (*session)->Seal(plaintext, context, out);
   }
 
-  std::map<std::string, std::unique_ptr<internal::FieldKeyCache>, std::less<>> caches_;
+  Caches caches_;
 };
 
 }  // namespace
@@ -173,14 +200,15 @@ Result<std::unique_ptr<Client>> Client::New(std::vector<std::shared_ptr<KeySourc
   if (options.max_key_cache_ttl.count() <= 0) {
     return Status(ErrorCode::kInvalidArgument, "max_key_cache_ttl must be positive");
   }
-  std::map<std::string, std::unique_ptr<internal::FieldKeyCache>, std::less<>> caches;
+  ClientImpl::Caches caches;
   for (auto& source : sources) {
     if (!source) return Status(ErrorCode::kInvalidArgument, "null keystore");
-    const std::string region = source->region();
-    if (caches.contains(region)) {
-      return Status(ErrorCode::kInvalidArgument, "two keystores configured for region '" + region + "'");
+    for (const auto& cache : caches) {
+      if (cache->region() == source->region()) {
+        return Status(ErrorCode::kInvalidArgument, "two keystores configured for region '" + source->region() + "'");
+      }
     }
-    caches.emplace(region, std::make_unique<internal::FieldKeyCache>(std::move(source), options.max_key_cache_ttl));
+    caches.push_back(std::make_unique<internal::FieldKeyCache>(std::move(source), options.max_key_cache_ttl));
   }
   return std::unique_ptr<Client>(new ClientImpl(std::move(caches)));
 }

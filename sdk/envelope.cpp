@@ -3,6 +3,7 @@
 #include <string>
 
 #include "sdk/internal/base64url.hpp"
+#include "sdk/internal/header_view.hpp"
 #include "sdk/internal/openssl_util.hpp"
 
 namespace sovereign {
@@ -41,6 +42,30 @@ bool IsEnvelopeMode(Mode mode) { return mode == Mode::kRandom || mode == Mode::k
 
 }  // namespace
 
+namespace internal {
+
+bool ParseHeaderView(std::span<const std::uint8_t> envelope, HeaderView& out) {
+  if (envelope.size() < 3 || envelope[0] != kEnvelopeFormatV1) return false;
+  out.mode = static_cast<Mode>(envelope[1]);
+  if (!IsEnvelopeMode(out.mode)) return false;
+  const std::size_t region_size = envelope[2];
+  std::size_t pos = 3;
+  if (envelope.size() - pos < region_size) return false;
+  out.region = {reinterpret_cast<const char*>(envelope.data() + pos), region_size};
+  pos += region_size;
+  if (!ValidateRegion(out.region).ok()) return false;
+  if (!GetVarint(envelope, pos, out.key_id) || !GetVarint(envelope, pos, out.key_version) ||
+      !GetVarint(envelope, pos, out.label_id)) {
+    return false;
+  }
+  const std::size_t min_body = out.mode == Mode::kRandom ? kGcmNonceSize + kTagSize : kTagSize;
+  if (envelope.size() - pos < min_body) return false;
+  out.size = pos;
+  return true;
+}
+
+}  // namespace internal
+
 Status ValidateRegion(std::string_view region) {
   bool ok = !region.empty() && region.size() <= kMaxRegionLength && region[0] >= 'a' && region[0] <= 'z';
   for (char c : region) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
@@ -56,8 +81,8 @@ Status ValidateJsonPointer(std::string_view pointer) {
   if (pointer.front() != '/') {
     return Status(ErrorCode::kInvalidArgument, "path must be a JSON Pointer starting with '/' (RFC 6901)");
   }
-  for (std::size_t i = 0; i < pointer.size(); ++i) {
-    if (pointer[i] == '~' && (i + 1 == pointer.size() || (pointer[i + 1] != '0' && pointer[i + 1] != '1'))) {
+  for (std::size_t i = pointer.find('~'); i != std::string_view::npos; i = pointer.find('~', i + 1)) {
+    if (i + 1 == pointer.size() || (pointer[i + 1] != '0' && pointer[i + 1] != '1')) {
       return Status(ErrorCode::kInvalidArgument, "path has a '~' not followed by 0 or 1 (RFC 6901)");
     }
   }
@@ -89,32 +114,18 @@ Status EncodeEnvelopeHeader(const EnvelopeHeader& header, std::vector<std::uint8
 }
 
 Result<std::pair<EnvelopeHeader, std::size_t>> ParseEnvelopeHeader(std::span<const std::uint8_t> envelope) {
-  EnvelopeHeader header;
-  if (envelope.size() < 3 || envelope[0] != kEnvelopeFormatV1) return internal::InvalidCiphertext();
-  header.mode = static_cast<Mode>(envelope[1]);
-  if (!IsEnvelopeMode(header.mode)) return internal::InvalidCiphertext();
-  const std::size_t region_size = envelope[2];
-  std::size_t pos = 3;
-  if (envelope.size() - pos < region_size) return internal::InvalidCiphertext();
-  header.region.assign(reinterpret_cast<const char*>(envelope.data() + pos), region_size);
-  pos += region_size;
-  if (!ValidateRegion(header.region).ok()) return internal::InvalidCiphertext();
-  if (!GetVarint(envelope, pos, header.key_id) || !GetVarint(envelope, pos, header.key_version) ||
-      !GetVarint(envelope, pos, header.label_id)) {
-    return internal::InvalidCiphertext();
-  }
-  const std::size_t min_body = header.mode == Mode::kRandom ? kGcmNonceSize + kTagSize : kTagSize;
-  if (envelope.size() - pos < min_body) return internal::InvalidCiphertext();
-  return std::pair<EnvelopeHeader, std::size_t>(std::move(header), pos);
+  internal::HeaderView view;
+  if (!internal::ParseHeaderView(envelope, view)) return internal::InvalidCiphertext();
+  EnvelopeHeader header{view.mode, std::string(view.region), view.key_id, view.key_version, view.label_id};
+  return std::pair<EnvelopeHeader, std::size_t>(std::move(header), view.size);
 }
 
 bool IsTextCiphertext(std::string_view text) noexcept { return text.starts_with(kTextPrefix); }
 
 std::string ToText(std::span<const std::uint8_t> envelope) {
-  std::string out;
-  out.reserve(kTextPrefix.size() + internal::Base64UrlEncodedSize(envelope.size()));
-  out.append(kTextPrefix);
-  internal::Base64UrlEncode(envelope, out);
+  std::string out(kTextPrefix.size() + internal::Base64UrlEncodedSize(envelope.size()), '\0');
+  std::copy(kTextPrefix.begin(), kTextPrefix.end(), out.begin());
+  internal::Base64UrlEncodeTo(envelope, out.data() + kTextPrefix.size());
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "sdk/internal/field_cipher.hpp"
 
 #include <array>
+#include <cstring>
 #include <variant>
 
 #include "sdk/internal/aes_gcm.hpp"
@@ -17,8 +18,12 @@ namespace {
 // work, their extra engines are freed after use.
 constexpr std::size_t kMaxPooledEngines = 64;
 
-void PutU32(std::size_t v, std::vector<std::uint8_t>& out) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));
+std::uint8_t* PutU32(std::size_t v, std::uint8_t* p) {
+  p[0] = static_cast<std::uint8_t>(v >> 24);
+  p[1] = static_cast<std::uint8_t>(v >> 16);
+  p[2] = static_cast<std::uint8_t>(v >> 8);
+  p[3] = static_cast<std::uint8_t>(v);
+  return p + 4;
 }
 
 std::span<const std::uint8_t> AsBytes(std::string_view s) {
@@ -36,15 +41,18 @@ std::vector<std::uint8_t>& ScratchAssociatedData() {
 
 void AppendAssociatedData(std::span<const std::uint8_t> header, const FieldContext& context,
                           std::vector<std::uint8_t>& out) {
-  out.insert(out.end(), header.begin(), header.end());
-  PutU32(context.path.size(), out);
-  out.insert(out.end(), context.path.begin(), context.path.end());
+  const std::size_t start = out.size();
+  const std::size_t rid = context.record_id ? 4 + context.record_id->size() : 0;
+  out.resize(start + header.size() + 4 + context.path.size() + 1 + rid);
+  std::uint8_t* p = out.data() + start;
+  if (!header.empty()) std::memcpy(p, header.data(), header.size());
+  p = PutU32(context.path.size(), p + header.size());
+  if (!context.path.empty()) std::memcpy(p, context.path.data(), context.path.size());
+  p += context.path.size();
+  *p++ = context.record_id ? 0x01 : 0x00;
   if (context.record_id) {
-    out.push_back(0x01);
-    PutU32(context.record_id->size(), out);
-    out.insert(out.end(), context.record_id->begin(), context.record_id->end());
-  } else {
-    out.push_back(0x00);
+    p = PutU32(context.record_id->size(), p);
+    if (!context.record_id->empty()) std::memcpy(p, context.record_id->data(), context.record_id->size());
   }
 }
 
@@ -52,35 +60,30 @@ struct FieldCipher::Engine {
   std::variant<AesGcm, AesSiv, HmacSha256> primitive;
 };
 
-// Lease borrows an engine from the pool for one operation and returns it.
-class FieldCipher::Lease {
- public:
-  explicit Lease(const FieldCipher& cipher) : cipher_(cipher) {
-    {
-      std::lock_guard lock(cipher_.pool_mutex_);
-      if (!cipher_.pool_.empty()) {
-        engine_ = std::move(cipher_.pool_.back());
-        cipher_.pool_.pop_back();
-        return;
-      }
-    }
-    auto made = cipher_.NewEngine();
-    if (made.ok()) engine_ = std::move(made).value();
-  }
-  ~Lease() {
-    if (!engine_) return;
-    std::lock_guard lock(cipher_.pool_mutex_);
-    if (cipher_.pool_.size() < kMaxPooledEngines) cipher_.pool_.push_back(std::move(engine_));
-  }
-  Lease(const Lease&) = delete;
-  Lease& operator=(const Lease&) = delete;
+FieldCipher::Session::Session() = default;
 
-  Engine* get() const { return engine_.get(); }
+FieldCipher::Session::Session(const FieldCipher* cipher, std::unique_ptr<Engine> engine)
+    : cipher_(cipher), engine_(std::move(engine)) {}
 
- private:
-  const FieldCipher& cipher_;
-  std::unique_ptr<Engine> engine_;
-};
+FieldCipher::Session::Session(Session&& other) noexcept
+    : cipher_(std::exchange(other.cipher_, nullptr)), engine_(std::move(other.engine_)) {}
+
+FieldCipher::Session& FieldCipher::Session::operator=(Session&& other) noexcept {
+  if (this != &other) {
+    Release();
+    cipher_ = std::exchange(other.cipher_, nullptr);
+    engine_ = std::move(other.engine_);
+  }
+  return *this;
+}
+
+FieldCipher::Session::~Session() { Release(); }
+
+void FieldCipher::Session::Release() noexcept {
+  if (engine_ && cipher_) cipher_->Return(std::move(engine_));
+  engine_.reset();
+  cipher_ = nullptr;
+}
 
 FieldCipher::FieldCipher(FieldKeyMaterial material, std::vector<std::uint8_t> header)
     : material_(std::move(material)), header_(std::move(header)) {}
@@ -118,93 +121,133 @@ Result<std::unique_ptr<FieldCipher::Engine>> FieldCipher::NewEngine() const {
   return Status(ErrorCode::kInternal, "unknown mode");
 }
 
-Status FieldCipher::Seal(std::string_view plaintext, const FieldContext& context,
-                         std::vector<std::uint8_t>& out) const {
+FieldCipher::Session FieldCipher::Borrow() const {
+  {
+    std::lock_guard lock(pool_mutex_);
+    if (!pool_.empty()) {
+      auto engine = std::move(pool_.back());
+      pool_.pop_back();
+      return Session(this, std::move(engine));
+    }
+  }
+  auto made = NewEngine();
+  return Session(this, made.ok() ? std::move(made).value() : nullptr);
+}
+
+void FieldCipher::Return(std::unique_ptr<Engine> engine) const noexcept {
+  std::lock_guard lock(pool_mutex_);
+  if (pool_.size() < kMaxPooledEngines) pool_.push_back(std::move(engine));
+}
+
+Status FieldCipher::Session::Seal(std::string_view plaintext, const FieldContext& context,
+                                  std::vector<std::uint8_t>& out) {
   std::array<std::uint8_t, kGcmNonceSize> nonce{};
-  if (material_.mode == Mode::kRandom) FillNonce(nonce);
+  if (ok() && cipher_->material_.mode == Mode::kRandom) FillNonce(nonce);
   return SealWithNonce(plaintext, context, nonce, out);
 }
 
-Status FieldCipher::SealWithNonce(std::string_view plaintext, const FieldContext& context,
-                                  std::span<const std::uint8_t> nonce_in, std::vector<std::uint8_t>& out) const {
+Status FieldCipher::Session::SealWithNonce(std::string_view plaintext, const FieldContext& context,
+                                           std::span<const std::uint8_t> nonce_in,
+                                           std::vector<std::uint8_t>& out) {
+  if (!ok()) return Status(ErrorCode::kInternal, "cannot create a cipher context");
   if (nonce_in.size() != kGcmNonceSize) return Status(ErrorCode::kInvalidArgument, "nonce must be 12 bytes");
   if (plaintext.size() > kMaxPlaintextSize) {
     return Status(ErrorCode::kInvalidArgument, "value is larger than 16 MiB");
   }
-  Lease lease(*this);
-  if (lease.get() == nullptr) return Status(ErrorCode::kInternal, "cannot create a cipher context");
+  const auto& header = cipher_->header_;
   std::vector<std::uint8_t>& ad = ScratchAssociatedData();
-  AppendAssociatedData(header_, context, ad);
+  AppendAssociatedData(header, context, ad);
 
   const std::size_t start = out.size();
   const auto pt = AsBytes(plaintext);
-  if (material_.mode == Mode::kRandom) {
-    out.resize(start + header_.size() + kGcmNonceSize + plaintext.size() + kTagSize);
+  Status s;
+  if (cipher_->material_.mode == Mode::kRandom) {
+    out.resize(start + header.size() + kGcmNonceSize + plaintext.size() + kTagSize);
     std::uint8_t* p = out.data() + start;
-    std::copy(header_.begin(), header_.end(), p);
-    p += header_.size();
-    std::span<std::uint8_t> nonce(p, kGcmNonceSize);
-    std::copy(nonce_in.begin(), nonce_in.end(), nonce.begin());
-    Status s = std::get<AesGcm>(lease.get()->primitive)
-                   .Seal(nonce, ad, pt, {p + kGcmNonceSize, plaintext.size()},
-                         {p + kGcmNonceSize + plaintext.size(), kTagSize});
-    if (!s.ok()) out.resize(start);
-    return s;
-  }
-  if (material_.mode == Mode::kDeterministic) {
-    out.resize(start + header_.size() + kTagSize + plaintext.size());
+    std::memcpy(p, header.data(), header.size());
+    p += header.size();
+    std::memcpy(p, nonce_in.data(), kGcmNonceSize);
+    s = std::get<AesGcm>(engine_->primitive)
+            .Seal({p, kGcmNonceSize}, ad, pt, {p + kGcmNonceSize, plaintext.size()},
+                  {p + kGcmNonceSize + plaintext.size(), kTagSize});
+  } else if (cipher_->material_.mode == Mode::kDeterministic) {
+    out.resize(start + header.size() + kTagSize + plaintext.size());
     std::uint8_t* p = out.data() + start;
-    std::copy(header_.begin(), header_.end(), p);
-    p += header_.size();
+    std::memcpy(p, header.data(), header.size());
+    p += header.size();
     const std::span<const std::uint8_t> components[] = {ad};
-    Status s = std::get<AesSiv>(lease.get()->primitive).Seal(components, pt, {p, kTagSize + plaintext.size()});
-    if (!s.ok()) out.resize(start);
-    return s;
+    s = std::get<AesSiv>(engine_->primitive).Seal(components, pt, {p, kTagSize + plaintext.size()});
+  } else {
+    return Status(ErrorCode::kInvalidArgument, "an index key cannot encrypt");
   }
-  return Status(ErrorCode::kInvalidArgument, "an index key cannot encrypt");
+  if (!s.ok()) out.resize(start);
+  return s;
 }
 
-Status FieldCipher::Open(std::span<const std::uint8_t> envelope, std::size_t header_size,
-                         const FieldContext& context, std::string& plaintext_out) const {
+Status FieldCipher::Session::Open(std::span<const std::uint8_t> envelope, std::size_t header_size,
+                                  const FieldContext& context, std::string& plaintext_out) {
   plaintext_out.clear();
+  return OpenAppend(envelope, header_size, context, plaintext_out);
+}
+
+Status FieldCipher::Session::OpenAppend(std::span<const std::uint8_t> envelope, std::size_t header_size,
+                                        const FieldContext& context, std::string& out) {
+  if (!ok()) return Status(ErrorCode::kInternal, "cannot create a cipher context");
   if (header_size > envelope.size()) return InvalidCiphertext();
-  Lease lease(*this);
-  if (lease.get() == nullptr) return Status(ErrorCode::kInternal, "cannot create a cipher context");
   // The header is authenticated as written in the envelope, not as this
   // cipher would write it: a non-canonical header can then never verify.
   std::vector<std::uint8_t>& ad = ScratchAssociatedData();
   AppendAssociatedData(envelope.first(header_size), context, ad);
   const auto body = envelope.subspan(header_size);
 
+  const std::size_t start = out.size();
+  auto tail = [&](std::size_t n) {
+    out.resize(start + n);
+    return std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(out.data()) + start, n);
+  };
   Status s;
-  if (material_.mode == Mode::kRandom) {
+  if (cipher_->material_.mode == Mode::kRandom) {
     if (body.size() < kGcmNonceSize + kTagSize) return InvalidCiphertext();
     const std::size_t n = body.size() - kGcmNonceSize - kTagSize;
-    plaintext_out.resize(n);
-    s = std::get<AesGcm>(lease.get()->primitive)
-            .Open(body.first(kGcmNonceSize), ad, body.subspan(kGcmNonceSize, n), body.last(kTagSize),
-                  {reinterpret_cast<std::uint8_t*>(plaintext_out.data()), n});
-  } else if (material_.mode == Mode::kDeterministic) {
+    s = std::get<AesGcm>(engine_->primitive)
+            .Open(body.first(kGcmNonceSize), ad, body.subspan(kGcmNonceSize, n), body.last(kTagSize), tail(n));
+  } else if (cipher_->material_.mode == Mode::kDeterministic) {
     if (body.size() < kTagSize) return InvalidCiphertext();
-    plaintext_out.resize(body.size() - kTagSize);
     const std::span<const std::uint8_t> components[] = {ad};
-    s = std::get<AesSiv>(lease.get()->primitive)
-            .Open(components, body, {reinterpret_cast<std::uint8_t*>(plaintext_out.data()), plaintext_out.size()});
+    s = std::get<AesSiv>(engine_->primitive).Open(components, body, tail(body.size() - kTagSize));
   } else {
     return InvalidCiphertext();
   }
   if (!s.ok()) {
-    plaintext_out.clear();
+    out.resize(start);  // the primitives have already wiped what they wrote
     return InvalidCiphertext();
   }
   return OkStatus();
 }
 
+Status FieldCipher::Session::Mac(std::span<const std::uint8_t> message, std::span<std::uint8_t> mac_out) {
+  if (!ok()) return Status(ErrorCode::kInternal, "cannot create a MAC context");
+  if (cipher_->material_.mode != Mode::kIndex) return Status(ErrorCode::kInvalidArgument, "not an index key");
+  return std::get<HmacSha256>(engine_->primitive).Compute(message, mac_out);
+}
+
+Status FieldCipher::Seal(std::string_view plaintext, const FieldContext& context,
+                         std::vector<std::uint8_t>& out) const {
+  return Borrow().Seal(plaintext, context, out);
+}
+
+Status FieldCipher::SealWithNonce(std::string_view plaintext, const FieldContext& context,
+                                  std::span<const std::uint8_t> nonce, std::vector<std::uint8_t>& out) const {
+  return Borrow().SealWithNonce(plaintext, context, nonce, out);
+}
+
+Status FieldCipher::Open(std::span<const std::uint8_t> envelope, std::size_t header_size,
+                         const FieldContext& context, std::string& plaintext_out) const {
+  return Borrow().Open(envelope, header_size, context, plaintext_out);
+}
+
 Status FieldCipher::Mac(std::span<const std::uint8_t> message, std::span<std::uint8_t> mac_out) const {
-  if (material_.mode != Mode::kIndex) return Status(ErrorCode::kInvalidArgument, "not an index key");
-  Lease lease(*this);
-  if (lease.get() == nullptr) return Status(ErrorCode::kInternal, "cannot create a MAC context");
-  return std::get<HmacSha256>(lease.get()->primitive).Compute(message, mac_out);
+  return Borrow().Mac(message, mac_out);
 }
 
 }  // namespace sovereign::internal

@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <array>
+#include <atomic>
 
 namespace sovereign::internal {
 
@@ -31,10 +32,60 @@ std::string_view PrimaryKey(std::array<char, 160>& buffer, std::string& fallback
   return {p, size};
 }
 
+std::atomic<std::uint64_t> g_next_cache_id{1};
+
+// One recently used key of one cache, with an engine reserved for this thread.
+struct FrontSlot {
+  std::uint64_t cache_id = 0;  // 0: empty
+  bool by_header = false;
+  std::uint64_t packed = 0;    // by_header: packed (key id, version, mode, label id)
+  Mode mode = Mode::kRandom;   // !by_header: mode, key name and label of the primary key
+  std::string key;
+  std::string label;
+  std::int64_t deadline_ms = 0;
+  std::shared_ptr<const FieldCipher> cipher;
+  FieldCipher::Session session;  // declared after `cipher`, so destroyed before it
+};
+
+constexpr std::size_t kFrontSlots = 8;
+
+struct FrontCache {
+  std::array<FrontSlot, kFrontSlots> slots;
+  std::size_t next = 0;
+  std::int64_t next_sweep_ms = 0;
+
+  // Sweep releases expired keys (and their engines) at most once a second, so
+  // a thread that keeps calling never holds a key long past its expiry.
+  void Sweep(std::int64_t now) {
+    if (now < next_sweep_ms) return;
+    next_sweep_ms = now + 1000;
+    for (auto& slot : slots) {
+      if (slot.cache_id != 0 && slot.deadline_ms <= now) {
+        slot.session = FieldCipher::Session();
+        slot.cipher.reset();
+        slot.cache_id = 0;
+      }
+    }
+  }
+
+  FrontSlot& Victim(std::int64_t now) {
+    for (auto& slot : slots) {
+      if (slot.cache_id == 0 || slot.deadline_ms <= now) return slot;
+    }
+    FrontSlot& slot = slots[next];
+    next = (next + 1) % kFrontSlots;
+    return slot;
+  }
+};
+
+thread_local FrontCache t_front;
+
 }  // namespace
 
 FieldKeyCache::FieldKeyCache(std::shared_ptr<KeySource> source, std::chrono::seconds max_ttl)
-    : source_(std::move(source)), max_ttl_ms_(std::chrono::milliseconds(max_ttl).count()) {}
+    : id_(g_next_cache_id.fetch_add(1, std::memory_order_relaxed)),
+      source_(std::move(source)),
+      max_ttl_ms_(std::chrono::milliseconds(max_ttl).count()) {}
 
 template <typename Expect>
 Result<FieldKeyCache::Entry> FieldKeyCache::Admit(Result<FieldKeyMaterial> material, Expect expect) {
@@ -51,18 +102,18 @@ Result<FieldKeyCache::Entry> FieldKeyCache::Admit(Result<FieldKeyMaterial> mater
 }
 
 template <typename Map, typename Key, typename Fetch>
-Result<std::shared_ptr<const FieldCipher>> FieldKeyCache::Lookup(Map& map, const Key& key, Fetch fetch) {
+Result<FieldKeyCache::Entry> FieldKeyCache::Lookup(Map& map, const Key& key, Fetch fetch) {
   {
     std::shared_lock lock(mutex_);
     auto it = map.find(key);
-    if (it != map.end() && it->second.deadline_ms > NowMs()) return it->second.cipher;
+    if (it != map.end() && it->second.deadline_ms > NowMs()) return it->second;
   }
   std::lock_guard fetch_lock(fetch_mutex_);
   {
     // Another thread may have fetched it while this one waited.
     std::shared_lock lock(mutex_);
     auto it = map.find(key);
-    if (it != map.end() && it->second.deadline_ms > NowMs()) return it->second.cipher;
+    if (it != map.end() && it->second.deadline_ms > NowMs()) return it->second;
   }
   auto entry = fetch();
   std::unique_lock lock(mutex_);
@@ -71,16 +122,66 @@ Result<std::shared_ptr<const FieldCipher>> FieldKeyCache::Lookup(Map& map, const
     if (auto it = map.find(key); it != map.end()) map.erase(it);
     return entry.status();
   }
-  auto cipher = entry->cipher;
-  map.insert_or_assign(typename Map::key_type(key), std::move(entry).value());
-  return cipher;
+  map.insert_or_assign(typename Map::key_type(key), *entry);
+  return entry;
 }
 
-Result<std::shared_ptr<const FieldCipher>> FieldKeyCache::Primary(std::string_view key, Mode mode,
-                                                                  std::string_view label) {
+Result<FieldCipher::Session*> FieldKeyCache::PrimarySession(std::string_view key, Mode mode,
+                                                            std::string_view label) {
+  const std::int64_t now = NowMs();
+  t_front.Sweep(now);
+  for (auto& slot : t_front.slots) {
+    if (slot.cache_id == id_ && !slot.by_header && slot.mode == mode && slot.deadline_ms > now && slot.key == key &&
+        slot.label == label) {
+      return &slot.session;
+    }
+  }
   std::array<char, 160> buffer;
   std::string fallback;
   const std::string_view map_key = PrimaryKey(buffer, fallback, mode, key, label);
+  auto entry = Primary(map_key, key, mode, label);
+  if (!entry.ok()) return entry.status();
+  FrontSlot& slot = t_front.Victim(now);
+  slot.session = FieldCipher::Session();
+  slot.cipher = entry->cipher;
+  slot.session = slot.cipher->Borrow();
+  slot.cache_id = id_;
+  slot.by_header = false;
+  slot.mode = mode;
+  slot.key.assign(key);
+  slot.label.assign(label);
+  slot.deadline_ms = entry->deadline_ms;
+  return &slot.session;
+}
+
+Result<FieldCipher::Session*> FieldKeyCache::SessionByHeader(std::uint32_t key_id, std::uint32_t version, Mode mode,
+                                                             std::uint32_t label_id) {
+  const std::uint64_t packed = std::uint64_t{key_id} << 40 ^ std::uint64_t{label_id} << 16 ^
+                               std::uint64_t{version} << 2 ^ (static_cast<std::uint64_t>(mode) & 3);
+  const std::int64_t now = NowMs();
+  t_front.Sweep(now);
+  for (auto& slot : t_front.slots) {
+    if (slot.cache_id == id_ && slot.by_header && slot.packed == packed && slot.deadline_ms > now &&
+        slot.cipher->material().key_id == key_id && slot.cipher->material().version == version &&
+        slot.cipher->material().label_id == label_id && slot.cipher->material().mode == mode) {
+      return &slot.session;
+    }
+  }
+  auto entry = ByHeader(key_id, version, mode, label_id);
+  if (!entry.ok()) return entry.status();
+  FrontSlot& slot = t_front.Victim(now);
+  slot.session = FieldCipher::Session();
+  slot.cipher = entry->cipher;
+  slot.session = slot.cipher->Borrow();
+  slot.cache_id = id_;
+  slot.by_header = true;
+  slot.packed = packed;
+  slot.deadline_ms = entry->deadline_ms;
+  return &slot.session;
+}
+
+Result<FieldKeyCache::Entry> FieldKeyCache::Primary(std::string_view map_key, std::string_view key, Mode mode,
+                                                    std::string_view label) {
   return Lookup(primary_, map_key, [&] {
     return Admit(source_->PrimaryFieldKey(key, mode, label), [&](const FieldKeyMaterial& m) {
       return m.key_name == key && m.mode == mode && m.label == label && m.key_id != 0 && m.version != 0 &&
@@ -89,8 +190,8 @@ Result<std::shared_ptr<const FieldCipher>> FieldKeyCache::Primary(std::string_vi
   });
 }
 
-Result<std::shared_ptr<const FieldCipher>> FieldKeyCache::ByHeader(std::uint32_t key_id, std::uint32_t version,
-                                                                   Mode mode, std::uint32_t label_id) {
+Result<FieldKeyCache::Entry> FieldKeyCache::ByHeader(std::uint32_t key_id, std::uint32_t version, Mode mode,
+                                                     std::uint32_t label_id) {
   // key id and label id fit 24 bits each in practice; pack losslessly when they do, else bypass the map.
   auto fetch = [&] {
     return Admit(source_->FieldKey(key_id, version, mode, label_id), [&](const FieldKeyMaterial& m) {
@@ -98,9 +199,7 @@ Result<std::shared_ptr<const FieldCipher>> FieldKeyCache::ByHeader(std::uint32_t
     });
   };
   if (key_id >= (1u << 24) || label_id >= (1u << 24) || version >= (1u << 14)) {
-    auto entry = fetch();
-    if (!entry.ok()) return entry.status();
-    return std::shared_ptr<const FieldCipher>(entry->cipher);
+    return fetch();
   }
   const std::uint64_t packed = std::uint64_t{key_id} << 40 | std::uint64_t{label_id} << 16 |
                                std::uint64_t{version} << 2 | (static_cast<std::uint64_t>(mode) & 3);

@@ -231,3 +231,29 @@ TEST_CASE("many threads share one client for encrypt, decrypt and index") {
   for (auto& th : threads) th.join();
   CHECK(failures.load() == 0);
 }
+
+TEST_CASE("append forms add to the caller's buffer and leave it untouched on failure") {
+  Region us("us");
+  auto client = NewClient({us.keystore});
+  for (Mode mode : kModes) {
+    const FieldSpec spec{"us", "users", "email", mode};
+    const FieldContext ctx{"/email", std::string("u-1")};
+    std::string line = R"({"email":")";
+    REQUIRE(client->EncryptAppend(spec, "ann@example.com", ctx, line).ok());
+    const std::string ciphertext = line.substr(10);
+    CHECK(IsTextCiphertext(ciphertext));
+    CHECK(client->Decrypt(ciphertext, ctx).value() == "ann@example.com");
+
+    std::string out = "prefix:";
+    REQUIRE(client->DecryptAppend(ciphertext, ctx, out).ok());
+    CHECK(out == "prefix:ann@example.com");
+
+    std::string unchanged = "prefix:";
+    CHECK(client->DecryptAppend(ciphertext, {"/email", std::string("u-2")}, unchanged).code() ==
+          ErrorCode::kInvalidCiphertext);
+    CHECK(unchanged == "prefix:");
+    CHECK(client->EncryptAppend({"us", "nope", "email", mode}, "x", ctx, unchanged).code() ==
+          ErrorCode::kKeyNotFound);
+    CHECK(unchanged == "prefix:");
+  }
+}

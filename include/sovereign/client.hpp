@@ -95,6 +95,16 @@ class SOVEREIGN_EXPORT Client {
   virtual Result<std::string> DecryptBinary(std::span<const std::uint8_t> ciphertext,
                                             const FieldContext& context) const = 0;
 
+  // EncryptAppend is Encrypt appending the text form to `out`, for writers
+  // that build output lines in a reused buffer. On error `out` is unchanged.
+  [[nodiscard]] virtual Status EncryptAppend(const FieldSpec& spec, std::string_view plaintext,
+                                             const FieldContext& context, std::string& out) const = 0;
+
+  // DecryptAppend is Decrypt appending the plaintext to `out`. On error `out`
+  // is unchanged: no partial plaintext is ever written.
+  [[nodiscard]] virtual Status DecryptAppend(std::string_view ciphertext, const FieldContext& context,
+                                             std::string& out) const = 0;
+
   // BlindIndex returns the blind index of `value` for (region, key, label) of
   // `spec` under the key's primary version: the first `bits` bits of
   // HMAC-SHA256(index key, normalised value), as ceil(bits/8) bytes of

@@ -1,9 +1,14 @@
 // FieldKeyCache: the Client's in-memory cache of field keys (as FieldCiphers)
 // by region, fetched from each region's KeySource and dropped at expiry.
 //
-// Thread safety: safe for concurrent use. Lookups take a shared lock; a miss
-// takes the region's fetch lock so that many threads missing the same key at
-// once cause one KeySource request.
+// Thread safety: safe for concurrent use. Each thread keeps a few recently
+// used keys, each with an engine of its own, in a small per-thread front
+// cache, so a hit touches no shared memory. Behind it, lookups take a shared
+// lock; a miss takes the fetch lock so that many threads missing the same key
+// at once cause one KeySource request.
+//
+// Security: a thread's front cache holds its keys only until their expiry; an
+// idle thread releases them on its next call or when it exits.
 #pragma once
 
 #include <chrono>
@@ -28,12 +33,14 @@ class FieldKeyCache {
 
   const std::string& region() const noexcept { return source_->region(); }
 
-  // Primary returns the cipher for the primary version of (key, mode, label).
-  Result<std::shared_ptr<const FieldCipher>> Primary(std::string_view key, Mode mode, std::string_view label);
+  // PrimarySession returns this thread's session for the primary version of
+  // (key, mode, label). The pointer is valid until this thread's next call.
+  Result<FieldCipher::Session*> PrimarySession(std::string_view key, Mode mode, std::string_view label);
 
-  // ByHeader returns the cipher named by an envelope header.
-  Result<std::shared_ptr<const FieldCipher>> ByHeader(std::uint32_t key_id, std::uint32_t version, Mode mode,
-                                                      std::uint32_t label_id);
+  // SessionByHeader returns this thread's session for the key an envelope
+  // header names. The pointer is valid until this thread's next call.
+  Result<FieldCipher::Session*> SessionByHeader(std::uint32_t key_id, std::uint32_t version, Mode mode,
+                                                std::uint32_t label_id);
 
  private:
   struct Entry {
@@ -50,8 +57,11 @@ class FieldKeyCache {
   template <typename Expect>
   Result<Entry> Admit(Result<FieldKeyMaterial> material, Expect expect);
   template <typename Map, typename Key, typename Fetch>
-  Result<std::shared_ptr<const FieldCipher>> Lookup(Map& map, const Key& key, Fetch fetch);
+  Result<Entry> Lookup(Map& map, const Key& key, Fetch fetch);
+  Result<Entry> Primary(std::string_view map_key, std::string_view key, Mode mode, std::string_view label);
+  Result<Entry> ByHeader(std::uint32_t key_id, std::uint32_t version, Mode mode, std::uint32_t label_id);
 
+  const std::uint64_t id_;  // distinguishes caches in the per-thread front caches
   std::shared_ptr<KeySource> source_;
   std::int64_t max_ttl_ms_;
   std::shared_mutex mutex_;
