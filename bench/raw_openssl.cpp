@@ -40,6 +40,31 @@ Block Dbl(const Block& in) {
   return out;
 }
 
+void Xor(Block& acc, const std::uint8_t* in);
+
+// S2VOneComponent is RFC 5297 S2V over one associated-data component, with
+// the CMAC of `siv` (RawSiv or EcbSiv) and its precomputed CMAC(K1, 0^128).
+template <typename Siv>
+bool S2VOneComponent(Siv& siv, const Block& cmac_zero, std::span<const std::uint8_t> aad,
+                     std::span<const std::uint8_t> plaintext, Block& v) {
+  Block mac;
+  if (!siv.Cmac(aad, {}, mac)) return false;
+  Block d = Dbl(cmac_zero);
+  Xor(d, mac.data());
+  if (plaintext.size() >= 16) {
+    Block tail;
+    std::memcpy(tail.data(), plaintext.data() + plaintext.size() - 16, 16);
+    Xor(tail, d.data());
+    return siv.Cmac(plaintext.first(plaintext.size() - 16), tail, v);
+  }
+  Block t = Dbl(d);
+  Block padded{};
+  std::memcpy(padded.data(), plaintext.data(), plaintext.size());
+  padded[plaintext.size()] = 0x80;
+  Xor(t, padded.data());
+  return siv.Cmac(t, {}, v);
+}
+
 void Xor(Block& acc, const std::uint8_t* in) {
   for (std::size_t i = 0; i < 16; ++i) acc[i] ^= in[i];
 }
@@ -117,22 +142,7 @@ bool RawSiv::Cmac(std::span<const std::uint8_t> first, std::span<const std::uint
 }
 
 bool RawSiv::S2V(std::span<const std::uint8_t> aad, std::span<const std::uint8_t> plaintext, Block& v) {
-  Block mac;
-  if (!Cmac(aad, {}, mac)) return false;
-  Block d = Dbl(cmac_zero_);
-  Xor(d, mac.data());
-  if (plaintext.size() >= 16) {
-    Block tail;
-    std::memcpy(tail.data(), plaintext.data() + plaintext.size() - 16, 16);
-    Xor(tail, d.data());
-    return Cmac(plaintext.first(plaintext.size() - 16), tail, v);
-  }
-  Block t = Dbl(d);
-  Block padded{};
-  std::memcpy(padded.data(), plaintext.data(), plaintext.size());
-  padded[plaintext.size()] = 0x80;
-  Xor(t, padded.data());
-  return Cmac(t, {}, v);
+  return S2VOneComponent(*this, cmac_zero_, aad, plaintext, v);
 }
 
 bool RawSiv::Ctr(const Block& v, std::span<const std::uint8_t> in, std::uint8_t* out) {
@@ -249,22 +259,7 @@ bool EcbSiv::Cmac(std::span<const std::uint8_t> first, std::span<const std::uint
 }
 
 bool EcbSiv::S2V(std::span<const std::uint8_t> aad, std::span<const std::uint8_t> plaintext, Block& v) {
-  Block mac;
-  if (!Cmac(aad, {}, mac)) return false;
-  Block d = Dbl(cmac_zero_);
-  Xor(d, mac.data());
-  if (plaintext.size() >= 16) {
-    Block tail;
-    std::memcpy(tail.data(), plaintext.data() + plaintext.size() - 16, 16);
-    Xor(tail, d.data());
-    return Cmac(plaintext.first(plaintext.size() - 16), tail, v);
-  }
-  Block t = Dbl(d);
-  Block padded{};
-  std::memcpy(padded.data(), plaintext.data(), plaintext.size());
-  padded[plaintext.size()] = 0x80;
-  Xor(t, padded.data());
-  return Cmac(t, {}, v);
+  return S2VOneComponent(*this, cmac_zero_, aad, plaintext, v);
 }
 
 bool EcbSiv::Seal(std::span<const std::uint8_t> aad, std::span<const std::uint8_t> plaintext, std::uint8_t* out) {

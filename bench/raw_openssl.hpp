@@ -63,8 +63,10 @@ class RawSiv {
   bool Open(std::span<const std::uint8_t> aad, std::span<const std::uint8_t> siv_and_ciphertext,
             std::uint8_t* plaintext);
 
- private:
+  // Cmac computes CMAC(K1, first || last); public for the shared S2V.
   bool Cmac(std::span<const std::uint8_t> first, std::span<const std::uint8_t> last, Block& out);
+
+ private:
   bool S2V(std::span<const std::uint8_t> aad, std::span<const std::uint8_t> plaintext, Block& v);
   bool Ctr(const Block& v, std::span<const std::uint8_t> in, std::uint8_t* out);
 
@@ -85,10 +87,11 @@ class EcbSiv {
   bool Open(std::span<const std::uint8_t> aad, std::span<const std::uint8_t> siv_and_ciphertext,
             std::uint8_t* plaintext);
 
- private:
-  bool Encrypt(Block& block);
   // Cmac computes CMAC(K1, message) where `last` (possibly empty) follows `first`.
   bool Cmac(std::span<const std::uint8_t> first, std::span<const std::uint8_t> last, Block& out);
+
+ private:
+  bool Encrypt(Block& block);
   bool S2V(std::span<const std::uint8_t> aad, std::span<const std::uint8_t> plaintext, Block& v);
 
   CipherCtx ecb_;

@@ -1,5 +1,7 @@
 #include "keystore/internal/audit_entry.hpp"
 
+#include "sdk/internal/hex.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -10,16 +12,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string ToHex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (std::uint8_t b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0xf]);
-  }
-  return out;
-}
+using internal::ToHex;
 
 std::span<const std::uint8_t> AsBytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};

@@ -8,6 +8,7 @@
 #include "sdk/internal/base64url.hpp"
 #include "sdk/internal/field_key_cache.hpp"
 #include "sdk/internal/header_view.hpp"
+#include "sdk/internal/hex.hpp"
 #include "sdk/internal/hmac_sha256.hpp"
 #include "sdk/internal/openssl_util.hpp"
 
@@ -130,14 +131,7 @@ class ClientImpl final : public Client {
     SOVEREIGN_RETURN_IF_ERROR(s);
     const unsigned bytes = (options.bits + 7) / 8;
     if (options.bits % 8 != 0) mac[bytes - 1] &= static_cast<std::uint8_t>(0xff << (8 - options.bits % 8));
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(bytes * 2);
-    for (unsigned i = 0; i < bytes; ++i) {
-      out.push_back(kHex[mac[i] >> 4]);
-      out.push_back(kHex[mac[i] & 0xf]);
-    }
-    return out;
+    return internal::ToHex(std::span(mac).first(bytes));
   }
 
  private:

@@ -68,6 +68,19 @@ struct FrontCache {
     }
   }
 
+  // Fill takes a slot for `entry` with an engine of its own and returns it;
+  // the caller sets the lookup fields.
+  FrontSlot& Fill(std::int64_t now, std::uint64_t cache_id, const std::shared_ptr<const FieldCipher>& cipher,
+                  std::int64_t deadline_ms) {
+    FrontSlot& slot = Victim(now);
+    slot.session = FieldCipher::Session();
+    slot.cipher = cipher;
+    slot.session = slot.cipher->Borrow();
+    slot.cache_id = cache_id;
+    slot.deadline_ms = deadline_ms;
+    return slot;
+  }
+
   FrontSlot& Victim(std::int64_t now) {
     for (auto& slot : slots) {
       if (slot.cache_id == 0 || slot.deadline_ms <= now) return slot;
@@ -141,16 +154,11 @@ Result<FieldCipher::Session*> FieldKeyCache::PrimarySession(std::string_view key
   const std::string_view map_key = PrimaryKey(buffer, fallback, mode, key, label);
   auto entry = Primary(map_key, key, mode, label);
   if (!entry.ok()) return entry.status();
-  FrontSlot& slot = t_front.Victim(now);
-  slot.session = FieldCipher::Session();
-  slot.cipher = entry->cipher;
-  slot.session = slot.cipher->Borrow();
-  slot.cache_id = id_;
+  FrontSlot& slot = t_front.Fill(now, id_, entry->cipher, entry->deadline_ms);
   slot.by_header = false;
   slot.mode = mode;
   slot.key.assign(key);
   slot.label.assign(label);
-  slot.deadline_ms = entry->deadline_ms;
   return &slot.session;
 }
 
@@ -169,14 +177,9 @@ Result<FieldCipher::Session*> FieldKeyCache::SessionByHeader(std::uint32_t key_i
   }
   auto entry = ByHeader(key_id, version, mode, label_id);
   if (!entry.ok()) return entry.status();
-  FrontSlot& slot = t_front.Victim(now);
-  slot.session = FieldCipher::Session();
-  slot.cipher = entry->cipher;
-  slot.session = slot.cipher->Borrow();
-  slot.cache_id = id_;
+  FrontSlot& slot = t_front.Fill(now, id_, entry->cipher, entry->deadline_ms);
   slot.by_header = true;
   slot.packed = packed;
-  slot.deadline_ms = entry->deadline_ms;
   return &slot.session;
 }
 

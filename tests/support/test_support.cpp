@@ -1,5 +1,7 @@
 #include "tests/support/test_support.hpp"
 
+#include "sdk/internal/hex.hpp"
+
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -25,16 +27,7 @@ std::vector<std::uint8_t> Hex(std::string_view hex) {
   return out;
 }
 
-std::string ToHex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (std::uint8_t b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0xf]);
-  }
-  return out;
-}
+std::string ToHex(std::span<const std::uint8_t> bytes) { return internal::ToHex(bytes); }
 
 nlohmann::json LoadVectors(std::string_view relative_path) {
   std::filesystem::path path = std::filesystem::path(SOVEREIGN_TEST_VECTORS_DIR) / relative_path;
