@@ -135,7 +135,7 @@ Status AuditLog::Append(Catalog& catalog, const AuditEvent& event, TimePoint now
   entry["seq"] = last.seq + 1;
   entry["prev"] = last.hash;
   entry["time"] = Rfc3339(now);
-  entry["principal"] = principal_;
+  entry["principal"] = event.principal.empty() ? principal_ : event.principal;
   entry["op"] = event.op;
   entry["region"] = region_;
   entry["outcome"] = event.outcome;
@@ -145,6 +145,7 @@ Status AuditLog::Append(Catalog& catalog, const AuditEvent& event, TimePoint now
   if (!event.versions.empty()) entry["versions"] = event.versions;
   if (!event.labels.empty()) entry["labels"] = event.labels;
   if (event.mode) entry["mode"] = std::string(ModeName(*event.mode));
+  if (!event.counts.is_null()) entry["counts"] = event.counts;
   auto line = SealEntry(std::move(entry), mac_);
   if (!line.ok()) return line.status();
   auto hash = Sha256Hex(*line);

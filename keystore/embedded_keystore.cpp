@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "keystore/internal/keystore_dir.hpp"
+#include "keystore/internal/service_keystore.hpp"
 #include "keystore/internal/wrap.hpp"
 #include "sdk/internal/hmac_sha256.hpp"
 
@@ -14,8 +15,9 @@ namespace {
 
 constexpr std::size_t kVersionSecretSize = 32;
 
-AuditEvent Event(std::string_view op, std::string_view key) {
+AuditEvent Event(std::string_view principal, std::string_view op, std::string_view key) {
   AuditEvent event;
+  event.principal = std::string(principal);
   event.op = std::string(op);
   event.key = std::string(key);
   return event;
@@ -29,7 +31,10 @@ bool IsKnownMode(Mode mode) {
 // of the audit log's MAC context; BEGIN IMMEDIATE serialises writers across
 // processes. Security: the root and audit keys live in SecretBytes for the
 // object's lifetime; version secrets are unwrapped per request and wiped.
-class EmbeddedKeystoreImpl final : public EmbeddedKeystore {
+//
+// The ServiceKeystore methods take the acting principal per call; the
+// EmbeddedKeystore ones act as options.principal.
+class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeystore {
  public:
   EmbeddedKeystoreImpl(KeystoreFiles files, EmbeddedKeystoreOptions options, AuditLog audit)
       : files_(std::move(files)), options_(std::move(options)), audit_(std::move(audit)) {}
@@ -37,13 +42,23 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore {
   const std::string& region() const noexcept override { return files_.region; }
   const std::filesystem::path& directory() const noexcept override { return files_.dir; }
 
-  Result<KeyInfo> CreateKey(std::string_view name) override {
+  Result<KeyInfo> CreateKey(std::string_view name) override { return CreateKeyAs({}, name); }
+  Result<KeyInfo> RotateKey(std::string_view name) override { return RotateKeyAs({}, name); }
+  Result<FieldKeyMaterial> PrimaryFieldKey(std::string_view key_name, Mode mode, std::string_view label) override {
+    return PrimaryFieldKeyAs({}, kIssueOp, key_name, mode, label);
+  }
+  Result<FieldKeyMaterial> FieldKey(std::uint32_t key_id, std::uint32_t version, Mode mode,
+                                    std::uint32_t label_id) override {
+    return FieldKeyAs({}, kIssueOp, key_id, version, mode, label_id);
+  }
+
+  Result<KeyInfo> CreateKeyAs(std::string_view principal, std::string_view name) override {
     SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(name));
     std::lock_guard lock(mu_);
     const auto now = std::chrono::system_clock::now();
     auto tx = Transaction::BeginImmediate(catalog().db());
     if (!tx.ok()) return tx.status();
-    AuditEvent event = Event("key.create", name);
+    AuditEvent event = Event(principal, "key.create", name);
     auto existing = catalog().FindKey(name);
     if (!existing.ok()) return existing.status();
     if (*existing) {
@@ -60,13 +75,13 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore {
     return CommitAudited(*tx, event, now, *id);
   }
 
-  Result<KeyInfo> RotateKey(std::string_view name) override {
+  Result<KeyInfo> RotateKeyAs(std::string_view principal, std::string_view name) override {
     SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(name));
     std::lock_guard lock(mu_);
     const auto now = std::chrono::system_clock::now();
     auto tx = Transaction::BeginImmediate(catalog().db());
     if (!tx.ok()) return tx.status();
-    AuditEvent event = Event("key.rotate", name);
+    AuditEvent event = Event(principal, "key.rotate", name);
     auto key = catalog().FindKey(name);
     if (!key.ok()) return key.status();
     if (!*key) return Refuse(*tx, event, now, KeyNotFound(name));
@@ -111,7 +126,8 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore {
     return out;
   }
 
-  Result<FieldKeyMaterial> PrimaryFieldKey(std::string_view key_name, Mode mode, std::string_view label) override {
+  Result<FieldKeyMaterial> PrimaryFieldKeyAs(std::string_view principal, std::string_view op, std::string_view key_name,
+                                             Mode mode, std::string_view label) override {
     SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(key_name));
     SOVEREIGN_RETURN_IF_ERROR(ValidateLabel(label));
     if (!IsKnownMode(mode)) return Status(ErrorCode::kInvalidArgument, "unknown mode");
@@ -119,7 +135,7 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore {
     const auto now = std::chrono::system_clock::now();
     auto tx = Transaction::BeginImmediate(catalog().db());
     if (!tx.ok()) return tx.status();
-    AuditEvent event = Event("field_key.issue", key_name);
+    AuditEvent event = Event(principal, op, key_name);
     event.labels = {std::string(label)};
     event.mode = mode;
     auto key = catalog().FindKey(key_name);
@@ -136,14 +152,14 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore {
     return Issue(*tx, event, now, **key, (*key)->primary_version, mode, std::string(label), **label_id);
   }
 
-  Result<FieldKeyMaterial> FieldKey(std::uint32_t key_id, std::uint32_t version, Mode mode,
-                                    std::uint32_t label_id) override {
+  Result<FieldKeyMaterial> FieldKeyAs(std::string_view principal, std::string_view op, std::uint32_t key_id,
+                                      std::uint32_t version, Mode mode, std::uint32_t label_id) override {
     if (!IsKnownMode(mode)) return Status(ErrorCode::kInvalidArgument, "unknown mode");
     std::lock_guard lock(mu_);
     const auto now = std::chrono::system_clock::now();
     auto tx = Transaction::BeginImmediate(catalog().db());
     if (!tx.ok()) return tx.status();
-    AuditEvent event = Event("field_key.issue", "");
+    AuditEvent event = Event(principal, op, "");
     event.key_id = key_id;
     event.versions = {version};
     event.mode = mode;
@@ -166,7 +182,53 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore {
     return Issue(*tx, event, now, **key, version, mode, std::move(*label).value(), label_id);
   }
 
+  Status Record(std::string_view principal, const AuditEvent& event) override {
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::system_clock::now();
+    auto tx = Transaction::BeginImmediate(catalog().db());
+    if (!tx.ok()) return Status(ErrorCode::kKeystoreUnavailable, tx.status().message());
+    AuditEvent as = event;
+    as.principal = std::string(principal);
+    SOVEREIGN_RETURN_IF_ERROR(audit_.Append(catalog(), as, now));
+    Status committed = tx->Commit();
+    if (!committed.ok()) return Status(ErrorCode::kKeystoreUnavailable, committed.message());
+    return OkStatus();
+  }
+
+  Result<ResolvedNames> ResolveNames(std::uint32_t key_id, std::uint32_t label_id) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::BeginRead(catalog().db());
+    if (!tx.ok()) return tx.status();
+    ResolvedNames names;
+    auto key = catalog().FindKey(key_id);
+    if (!key.ok()) return key.status();
+    if (*key) names.key = (*key)->name;
+    auto label = catalog().FindLabelName(label_id);
+    if (!label.ok()) return label.status();
+    names.label = std::move(label).value();
+    return names;
+  }
+
+  Result<AuditPage> ReadAudit(std::uint64_t after, std::size_t limit) override {
+    AuditPage page;
+    {
+      std::lock_guard lock(mu_);
+      auto tx = Transaction::BeginRead(catalog().db());
+      if (!tx.ok()) return tx.status();
+      auto head = catalog().ReadAuditHead();
+      if (!head.ok()) return head.status();
+      page.head = std::move(head).value();
+    }
+    // Lines up to the head only: they are committed, and the head names the last.
+    auto lines = ReadAuditLines(audit_.path(), after, page.head.seq, limit);
+    if (!lines.ok()) return lines.status();
+    page.entries = std::move(lines).value();
+    return page;
+  }
+
  private:
+  static constexpr std::string_view kIssueOp = "field_key.issue";
+
   Catalog& catalog() { return files_.catalog; }
 
   Status KeyNotFound(std::string_view name) const {
@@ -269,15 +331,34 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore {
 
 }  // namespace
 
-Result<std::shared_ptr<EmbeddedKeystore>> NewEmbeddedKeystore(KeystoreFiles files, EmbeddedKeystoreOptions options) {
+namespace {
+
+Result<std::shared_ptr<EmbeddedKeystoreImpl>> NewImpl(KeystoreFiles files, EmbeddedKeystoreOptions options) {
   if (options.principal.empty()) options.principal = DefaultPrincipal();
   if (options.field_key_ttl <= std::chrono::seconds::zero()) {
     return Status(ErrorCode::kInvalidArgument, "field_key_ttl must be positive");
   }
   auto audit = AuditLog::New(files.dir / kAuditLogFileName, files.audit_key, files.region, options.principal);
   if (!audit.ok()) return audit.status();
-  return std::shared_ptr<EmbeddedKeystore>(
-      std::make_shared<EmbeddedKeystoreImpl>(std::move(files), std::move(options), std::move(audit).value()));
+  return std::make_shared<EmbeddedKeystoreImpl>(std::move(files), std::move(options), std::move(audit).value());
+}
+
+}  // namespace
+
+Result<std::shared_ptr<EmbeddedKeystore>> NewEmbeddedKeystore(KeystoreFiles files, EmbeddedKeystoreOptions options) {
+  auto impl = NewImpl(std::move(files), std::move(options));
+  if (!impl.ok()) return impl.status();
+  return std::shared_ptr<EmbeddedKeystore>(std::move(impl).value());
+}
+
+ServiceKeystore::~ServiceKeystore() = default;
+
+Result<OpenedKeystore> OpenServiceKeystore(const std::filesystem::path& dir, EmbeddedKeystoreOptions options) {
+  auto files = OpenKeystoreFiles(dir);
+  if (!files.ok()) return files.status();
+  auto impl = NewImpl(std::move(files).value(), std::move(options));
+  if (!impl.ok()) return impl.status();
+  return OpenedKeystore{*impl, *impl};
 }
 
 }  // namespace sovereign::keystore_internal

@@ -164,6 +164,10 @@ Result<KeystoreFiles> OpenKeystoreFiles(const fs::path& dir_in) {
 }
 
 Result<AuditVerification> VerifyKeystoreAuditLog(const fs::path& dir) {
+  return VerifyKeystoreAuditLog(dir, fs::path());
+}
+
+Result<AuditVerification> VerifyKeystoreAuditLog(const fs::path& dir, const fs::path& log) {
   auto files = OpenKeystoreFiles(dir);
   if (!files.ok()) return files.status();
   // The head is read first: appends that land between the two reads only add
@@ -173,7 +177,7 @@ Result<AuditVerification> VerifyKeystoreAuditLog(const fs::path& dir) {
   auto head = files->catalog.ReadAuditHead();
   if (!head.ok()) return head.status();
   SOVEREIGN_RETURN_IF_ERROR(tx->Commit());
-  return VerifyAuditLog(files->dir / kAuditLogFileName, files->audit_key, *head);
+  return VerifyAuditLog(log.empty() ? files->dir / kAuditLogFileName : log, files->audit_key, *head);
 }
 
 }  // namespace keystore_internal

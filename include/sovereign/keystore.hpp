@@ -22,39 +22,11 @@
 #include <vector>
 
 #include "sovereign/export.hpp"
+#include "sovereign/key_admin.hpp"
 #include "sovereign/key_source.hpp"
 #include "sovereign/status.hpp"
 
 namespace sovereign {
-
-enum class KeyVersionState : std::uint8_t {
-  kEnabled = 0,    // encrypts (if primary) and decrypts
-  kDisabled = 1,   // temporarily unusable, reversible
-  kRetired = 2,    // below the key's minimum decrypt version: no longer decrypts
-  kDestroyed = 3,  // material wiped: irreversible
-};
-
-// KeyVersionStateName returns "enabled", "disabled", "retired" or "destroyed".
-SOVEREIGN_EXPORT std::string_view KeyVersionStateName(KeyVersionState state) noexcept;
-
-struct KeyVersionInfo {
-  std::uint32_t version = 0;
-  KeyVersionState state = KeyVersionState::kEnabled;
-  std::chrono::system_clock::time_point created_at;
-};
-
-struct KeyInfo {
-  std::string name;
-  std::uint32_t id = 0;
-  std::uint32_t primary_version = 0;
-  std::chrono::system_clock::time_point created_at;
-  std::vector<KeyVersionInfo> versions;  // ascending by version
-};
-
-// ValidateKeyName accepts 1..64 characters of [a-z0-9_-], starting with a letter.
-SOVEREIGN_EXPORT Status ValidateKeyName(std::string_view name);
-// ValidateLabel accepts 1..64 characters of [A-Za-z0-9_.-].
-SOVEREIGN_EXPORT Status ValidateLabel(std::string_view label);
 
 struct EmbeddedKeystoreOptions {
   // Who the audit log records as acting. Default: "unix:<user name>".
@@ -63,7 +35,7 @@ struct EmbeddedKeystoreOptions {
   std::chrono::seconds field_key_ttl{300};
 };
 
-class SOVEREIGN_EXPORT EmbeddedKeystore : public KeySource {
+class SOVEREIGN_EXPORT EmbeddedKeystore : public KeySource, public KeyAdmin {
  public:
   // Init creates DIR (0700) with a new root key (0600), catalog and audit log
   // for `region`. Fails with kAlreadyExists if DIR already holds a keystore,
@@ -79,14 +51,8 @@ class SOVEREIGN_EXPORT EmbeddedKeystore : public KeySource {
 
   ~EmbeddedKeystore() override;
 
-  // CreateKey creates key `name` with version 1 as primary. kAlreadyExists if it exists.
-  virtual Result<KeyInfo> CreateKey(std::string_view name) = 0;
-  // RotateKey adds a new version and makes it primary; older enabled versions still decrypt.
-  virtual Result<KeyInfo> RotateKey(std::string_view name) = 0;
-  // GetKey describes one key. kKeyNotFound if absent.
-  virtual Result<KeyInfo> GetKey(std::string_view name) = 0;
-  // ListKeys describes every key, ordered by id.
-  virtual Result<std::vector<KeyInfo>> ListKeys() = 0;
+  // region() is both the KeySource's and the KeyAdmin's: the keystore's one region.
+  const std::string& region() const noexcept override = 0;
 
   // directory returns the keystore directory.
   virtual const std::filesystem::path& directory() const noexcept = 0;

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "keystore/internal/catalog.hpp"
 #include "sdk/internal/hmac_sha256.hpp"
 #include "sovereign/mode.hpp"
@@ -31,7 +33,12 @@ inline constexpr std::size_t kAuditKeySize = 32;
 
 // AuditEvent is what an operation records; empty/unset fields are omitted.
 struct AuditEvent {
-  std::string op;               // "keystore.init", "key.create", "key.rotate", "field_key.issue"
+  // "keystore.init", "key.create", "key.rotate", "field_key.issue"; the
+  // service adds "lease", "encrypt", "decrypt", "index", "access",
+  // "policy.reload" (docs/keystore.md).
+  std::string op;
+  // Who acted; empty means the principal the log was opened with.
+  std::string principal;
   std::string outcome = "ok";   // "ok", "denied" or "error"
   std::string reason;           // why, for denied/error
   std::string key;              // key name
@@ -39,6 +46,9 @@ struct AuditEvent {
   std::vector<std::uint32_t> versions;
   std::vector<std::string> labels;
   std::optional<Mode> mode;
+  // Item counts of a batch (an array of objects naming key, label and counts
+  // per outcome); null means omitted. Never values or key bytes.
+  nlohmann::json counts;
 };
 
 // CreateAuditLogFile creates an empty audit log, mode 0600.

@@ -34,6 +34,9 @@ Result<std::shared_ptr<EmbeddedKeystore>> NewEmbeddedKeystore(KeystoreFiles file
 // VerifyKeystoreAuditLog verifies DIR/audit.log against the catalog head
 // (read in one snapshot) with the keystore's audit key. For `sovereign audit verify`.
 Result<AuditVerification> VerifyKeystoreAuditLog(const std::filesystem::path& dir);
+// VerifyKeystoreAuditLog with `log` verifies another copy of the log (e.g. a
+// backup or one fetched from GET /v1/audit) against DIR's head and audit key.
+Result<AuditVerification> VerifyKeystoreAuditLog(const std::filesystem::path& dir, const std::filesystem::path& log);
 
 // DefaultPrincipal is "unix:<user name>" of the effective user ("unix:uid:<n>" if unnamed).
 std::string DefaultPrincipal();

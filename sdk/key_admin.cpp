@@ -2,7 +2,7 @@
 // to short ASCII keeps catalog rows, audit lines and CLI output unambiguous.
 #include <fmt/format.h>
 
-#include "sovereign/keystore.hpp"
+#include "sovereign/key_admin.hpp"
 
 namespace sovereign {
 namespace {
@@ -28,6 +28,16 @@ std::string_view KeyVersionStateName(KeyVersionState state) noexcept {
   }
   return "unknown";
 }
+
+Result<KeyVersionState> ParseKeyVersionState(std::string_view name) {
+  for (auto state : {KeyVersionState::kEnabled, KeyVersionState::kDisabled, KeyVersionState::kRetired,
+                     KeyVersionState::kDestroyed}) {
+    if (name == KeyVersionStateName(state)) return state;
+  }
+  return Status(ErrorCode::kInvalidArgument, "unknown key version state");
+}
+
+KeyAdmin::~KeyAdmin() = default;
 
 Status ValidateKeyName(std::string_view name) {
   bool ok = !name.empty() && name.size() <= kMaxNameLength && IsLower(name.front());

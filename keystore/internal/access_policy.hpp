@@ -1,0 +1,79 @@
+// AccessPolicy: which principal may do what with which keys and labels, in a
+// region keystore service (the `access` member of keystore.json, documented
+// in docs/operations.md).
+//
+// A policy is a list of rules; a request is allowed when at least one rule
+// allows it and denied otherwise — there are no deny rules and nothing is
+// allowed by default. A rule's `principal` is a glob (fnmatch(3) without
+// FNM_PATHNAME: `*` also matches '/', so `spiffe://corp/region/us/*` covers
+// every path below it). `keys` and `labels` list exact names, or "*" for all;
+// an absent list grants none. `admin` and `audit` do not depend on keys or
+// labels.
+//
+// Thread safety: immutable after construction; share it by shared_ptr<const>.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sovereign/status.hpp"
+
+namespace sovereign::keystore_internal {
+
+enum class Permission : std::uint8_t {
+  kLease = 0,    // receive field keys for local crypto
+  kEncrypt = 1,  // remote batch encryption and blind indexes
+  kDecrypt = 2,  // remote batch decryption
+  kAdmin = 3,    // create, rotate, retire keys
+  kAudit = 4,    // read the audit log
+};
+
+// PermissionName returns "lease", "encrypt", "decrypt", "admin" or "audit".
+std::string_view PermissionName(Permission permission) noexcept;
+// ParsePermission accepts exactly the names PermissionName returns.
+std::optional<Permission> ParsePermission(std::string_view name) noexcept;
+
+struct AccessRule {
+  std::string principal;               // glob
+  std::vector<Permission> allow;
+  std::vector<std::string> keys;       // exact names or "*"
+  std::vector<std::string> labels;     // exact names or "*"
+};
+
+class AccessPolicy {
+ public:
+  // AccessPolicy() denies everything.
+  AccessPolicy() = default;
+  explicit AccessPolicy(std::vector<AccessRule> rules) : rules_(std::move(rules)) {}
+
+  // FromJson parses the `access` array. `where` is the JSON Pointer of the
+  // array, used in messages. Unknown members, wrong types, unknown
+  // permissions, empty principals and invalid key or label names are
+  // kInvalidArgument naming the member's JSON path.
+  static Result<AccessPolicy> FromJson(const nlohmann::json& access, std::string_view where = "/access");
+
+  // Allows reports whether `principal` may use `permission` on (`key`,
+  // `label`). For kAdmin and kAudit, `key` and `label` are ignored.
+  bool Allows(std::string_view principal, Permission permission, std::string_view key = {},
+              std::string_view label = {}) const;
+
+  // AllowsSome reports whether any rule gives `principal` `permission` at all
+  // (for some key and label): used to answer 403 before parsing a request.
+  bool AllowsSome(std::string_view principal, Permission permission) const;
+
+  const std::vector<AccessRule>& rules() const noexcept { return rules_; }
+
+ private:
+  std::vector<AccessRule> rules_;
+};
+
+// PrincipalMatches reports whether `principal` matches the glob `pattern`
+// (fnmatch without FNM_PATHNAME or FNM_PERIOD: '*' and '?' match '/').
+bool PrincipalMatches(std::string_view pattern, std::string_view principal);
+
+}  // namespace sovereign::keystore_internal

@@ -1,0 +1,52 @@
+// ServerConfig: keystore.json, the configuration of `sovereign serve`
+// (every member documented in docs/operations.md).
+//
+// Parsing is strict: an unknown member anywhere is an error naming it and its
+// JSON path; a member of the wrong type names the member. Relative file paths
+// are resolved against the directory holding the configuration file.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "keystore/internal/access_policy.hpp"
+#include "sovereign/status.hpp"
+
+namespace sovereign::keystore_internal {
+
+inline constexpr std::chrono::seconds kDefaultLeaseTtl{300};
+inline constexpr std::uint64_t kMaxLeaseTtlSeconds = 86400;
+
+struct ServerTlsConfig {
+  std::filesystem::path cert;       // PEM server certificate chain
+  std::filesystem::path key;        // PEM private key
+  std::filesystem::path client_ca;  // PEM CA(s) that client certificates must chain to
+};
+
+struct ServerConfig {
+  std::string region;
+  std::string listen_host;       // "127.0.0.1", "::1", "0.0.0.0", a host name
+  std::uint16_t listen_port = 0; // 0: any free port (tests)
+  std::filesystem::path store_dir;
+  ServerTlsConfig tls;
+  // The audit log: always the store's audit.log (the only value accepted).
+  std::filesystem::path audit_path;
+  std::chrono::seconds lease_ttl = kDefaultLeaseTtl;
+  AccessPolicy access;
+};
+
+// ParseServerConfig parses the JSON text of a configuration. `base_dir`
+// resolves relative paths. kInvalidArgument naming the member for any
+// malformation. It does not touch the file system beyond path arithmetic.
+Result<ServerConfig> ParseServerConfig(std::string_view text, const std::filesystem::path& base_dir);
+
+// LoadServerConfig reads and parses the file at `path`.
+Result<ServerConfig> LoadServerConfig(const std::filesystem::path& path);
+
+// ParseListen splits "host:port" or "[v6]:port".
+Status ParseListen(std::string_view listen, std::string& host, std::uint16_t& port);
+
+}  // namespace sovereign::keystore_internal

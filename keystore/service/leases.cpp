@@ -1,0 +1,184 @@
+// POST /v1/leases: field keys for local crypto, for principals with `lease`.
+#include <map>
+#include <optional>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "keystore/internal/json_members.hpp"
+#include "keystore/service/service.hpp"
+#include "sdk/internal/base64url.hpp"
+
+namespace sovereign::service {
+namespace {
+
+using Json = nlohmann::json;
+constexpr std::uint64_t kMaxId = 0xffffffffu;
+
+// LeaseItem is one validated request item: by name (primary version) or by
+// the ids of an envelope header.
+struct LeaseItem {
+  Mode mode = Mode::kRandom;
+  bool by_name = true;
+  std::string key;
+  std::string label;
+  std::uint32_t key_id = 0;
+  std::uint32_t version = 0;
+  std::uint32_t label_id = 0;
+};
+
+Status ReadId(const Json& item, const std::string& where, std::string_view name, std::uint32_t& out) {
+  std::optional<std::uint64_t> value;
+  SOVEREIGN_RETURN_IF_ERROR(ki::ReadUnsigned(item, where, name, 1, kMaxId, value));
+  if (!value) return Status(ErrorCode::kInvalidArgument, fmt::format("missing member {}", ki::MemberPath(where, name)));
+  out = static_cast<std::uint32_t>(*value);
+  return OkStatus();
+}
+
+Result<LeaseItem> ParseItem(const Json& item, const std::string& where) {
+  SOVEREIGN_RETURN_IF_ERROR(ki::ExpectObject(item, where, {"key", "mode", "label", "key_id", "version", "label_id"}));
+  LeaseItem out;
+  std::string mode;
+  SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, "mode", mode, /*required=*/true));
+  auto parsed_mode = ParseMode(mode);
+  if (!parsed_mode.ok()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("member {} must be random, deterministic or index", ki::MemberPath(where, "mode")));
+  }
+  out.mode = *parsed_mode;
+  out.by_name = ki::Member(item, "key") != nullptr;
+  const bool has_ids = ki::Member(item, "key_id") != nullptr || ki::Member(item, "version") != nullptr ||
+                       ki::Member(item, "label_id") != nullptr;
+  if (out.by_name == has_ids) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("item {} must name either key and label, or key_id, version and label_id", where));
+  }
+  if (out.by_name) {
+    if (ki::Member(item, "label") == nullptr) {
+      return Status(ErrorCode::kInvalidArgument, fmt::format("missing member {}", ki::MemberPath(where, "label")));
+    }
+    SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, "key", out.key, true));
+    SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, "label", out.label, true));
+    return out;
+  }
+  if (ki::Member(item, "label") != nullptr) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("member {} is not allowed with key_id", ki::MemberPath(where, "label")));
+  }
+  SOVEREIGN_RETURN_IF_ERROR(ReadId(item, where, "key_id", out.key_id));
+  SOVEREIGN_RETURN_IF_ERROR(ReadId(item, where, "version", out.version));
+  SOVEREIGN_RETURN_IF_ERROR(ReadId(item, where, "label_id", out.label_id));
+  return out;
+}
+
+// AppendLease appends {"ok": {...}} for `key`; the field key is encoded
+// straight into `out`, which the caller wipes after sending.
+void AppendLease(std::string& out, const FieldKeyMaterial& key, const std::string& expires_at) {
+  Json meta = {{"region", key.region}, {"key", key.key_name},     {"key_id", key.key_id},
+               {"version", key.version}, {"mode", ModeName(key.mode)}, {"label", key.label},
+               {"label_id", key.label_id}, {"expires_at", expires_at}};
+  std::string text = meta.dump();
+  text.pop_back();  // the closing brace: field_key goes last
+  out += "{\"ok\":";
+  out += text;
+  out += ",\"field_key\":\"";
+  internal::Base64UrlEncode(key.key.bytes(InsecureSecretKeyAccess::Get()), out);
+  out += "\"}}";
+}
+
+void HandleLeases(Call& call) {
+  Json body;
+  const Json* items = nullptr;
+  if (!ReadBatch(call, body, items)) return;
+  std::vector<LeaseItem> parsed;
+  for (std::size_t i = 0; i < items->size(); ++i) {
+    auto item = ParseItem((*items)[i], ki::ElementPath("/items", i));
+    if (!item.ok()) return ReplyError(call.res, item.status());
+    parsed.push_back(std::move(item).value());
+  }
+
+  Service& service = call.service;
+  const bool may_lease = call.policy->AllowsSome(call.principal, ki::Permission::kLease);
+  std::vector<std::optional<Status>> errors(parsed.size());
+  std::vector<std::optional<FieldKeyMaterial>> keys(parsed.size());
+  std::map<std::pair<std::string, std::string>, std::uint64_t> denied;
+  for (std::size_t i = 0; i < parsed.size(); ++i) {
+    LeaseItem& item = parsed[i];
+    if (!item.by_name && may_lease) {
+      auto names = service.keystore().ResolveNames(item.key_id, item.label_id);
+      if (!names.ok()) return ReplyError(call.res, names.status());
+      if (names->key && names->label) {
+        item.key = *names->key;
+        item.label = *names->label;
+      }
+    }
+    const bool resolved = item.by_name || !item.key.empty();
+    if (!may_lease || (resolved && !call.policy->Allows(call.principal, ki::Permission::kLease, item.key, item.label))) {
+      ++denied[{item.key, item.label}];
+      errors[i] = Status(ErrorCode::kDenied,
+                         item.by_name || resolved
+                             ? fmt::format("principal may not lease key '{}' label '{}'", item.key, item.label)
+                             : std::string("principal may not lease field keys"));
+      continue;
+    }
+    // Issuing audits each field key (op "lease") before returning it.
+    auto key = item.by_name
+                   ? service.keystore().PrimaryFieldKeyAs(call.principal, "lease", item.key, item.mode, item.label)
+                   : service.keystore().FieldKeyAs(call.principal, "lease", item.key_id, item.version, item.mode,
+                                                   item.label_id);
+    service.metrics().CountAuditWrite(key.code() != ErrorCode::kKeystoreUnavailable);
+    if (key.code() == ErrorCode::kKeystoreUnavailable) return ReplyError(call.res, key.status());
+    if (key.ok()) {
+      keys[i] = std::move(key).value();
+    } else {
+      errors[i] = key.status();
+    }
+  }
+
+  if (!denied.empty()) {
+    ki::AuditEvent event;
+    event.op = "lease";
+    event.outcome = "denied";
+    event.reason = "no 'lease' permission for these keys and labels";
+    event.counts = Json::array();
+    std::uint64_t total = 0;
+    for (const auto& [names, n] : denied) {
+      event.counts.push_back({{"key", names.first}, {"label", names.second}, {"denied", n}});
+      total += n;
+    }
+    service.metrics().CountDenial("lease", total);
+    Status audited = service.Audit(call.principal, event);
+    if (!audited.ok()) return ReplyError(call.res, audited);
+  }
+
+  std::string out;
+  out.reserve(64 + parsed.size() * 512);
+  out += fmt::format("{{\"ttl_seconds\":{},\"items\":[", service.config().lease_ttl.count());
+  std::uint64_t leased = 0;
+  for (std::size_t i = 0; i < parsed.size(); ++i) {
+    if (i != 0) out += ',';
+    if (keys[i]) {
+      AppendLease(out, *keys[i], Rfc3339(keys[i]->expires_at));
+      ++leased;
+    } else {
+      out += Json{{"error", ErrorJson(*errors[i])}}.dump(-1, ' ', false, Json::error_handler_t::replace);
+    }
+  }
+  out += "]}";
+  service.metrics().CountLeases(leased);
+  service.metrics().CountBatchItems("/v1/leases", "ok", leased);
+  service.metrics().CountBatchItems("/v1/leases", "denied", [&] {
+    std::uint64_t n = 0;
+    for (const auto& [names, count] : denied) n += count;
+    return n;
+  }());
+  ReplySensitive(call.res, std::move(out));
+}
+
+}  // namespace
+
+void AddLeaseRoutes(httplib::Server& server, Service& service) {
+  AddRoute(server, service, "POST", "/v1/leases", "/v1/leases", HandleLeases);
+}
+
+}  // namespace sovereign::service

@@ -1,0 +1,230 @@
+// Serve: configuration, keystore, TLS with mandatory client certificates,
+// routes, signals. Request handling lives in the route files.
+#include "keystore/service/server.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "keystore/service/service.hpp"
+
+namespace sovereign::service {
+namespace {
+
+// Enough workers for 64 keep-alive clients (httplib holds a worker per open
+// connection) plus headroom for short-lived ones.
+constexpr std::size_t kWorkerThreads = 96;
+constexpr std::size_t kKeepAliveMaxRequests = 100000;
+
+void Log(std::string_view line) {
+  fmt::print(stderr, "sovereign serve: {}\n", line);
+  std::fflush(stderr);
+}
+
+std::string OpenSslError() {
+  unsigned long err = ERR_get_error();
+  if (err == 0) return "unknown OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(err, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
+
+// ConfigureTls sets up `ctx` for mandatory, verified client certificates.
+// On failure `error` names the file and the reason.
+bool ConfigureTls(SSL_CTX& ctx, const ki::ServerTlsConfig& tls, std::string& error) {
+  const auto fail = [&](std::string what) {
+    error = fmt::format("{}: {}", what, OpenSslError());
+    return false;
+  };
+  if (SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION) != 1) return fail("cannot require TLS 1.2");
+  if (SSL_CTX_use_certificate_chain_file(&ctx, tls.cert.c_str()) != 1) {
+    return fail(fmt::format("cannot load server certificate {}", tls.cert.string()));
+  }
+  if (SSL_CTX_use_PrivateKey_file(&ctx, tls.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return fail(fmt::format("cannot load server key {}", tls.key.string()));
+  }
+  if (SSL_CTX_check_private_key(&ctx) != 1) {
+    return fail(fmt::format("server key {} does not match certificate {}", tls.key.string(), tls.cert.string()));
+  }
+  if (SSL_CTX_load_verify_locations(&ctx, tls.client_ca.c_str(), nullptr) != 1) {
+    return fail(fmt::format("cannot load client CA {}", tls.client_ca.string()));
+  }
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(tls.client_ca.c_str());
+  if (names == nullptr) return fail(fmt::format("no CA names in {}", tls.client_ca.string()));
+  SSL_CTX_set_client_CA_list(&ctx, names);
+  SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  // Resumed sessions keep the verified peer certificate; the context id is
+  // required for resumption when peers are verified.
+  static constexpr unsigned char kSessionContext[] = "sovereign-keystore";
+  if (SSL_CTX_set_session_id_context(&ctx, kSessionContext, sizeof kSessionContext - 1) != 1) {
+    return fail("cannot set the session id context");
+  }
+  return true;
+}
+
+// ReloadPolicy re-reads the configuration and replaces the access policy if
+// it is valid; otherwise the old one stays. Either way it is audited.
+void ReloadPolicy(Service& service) {
+  auto config = ki::LoadServerConfig(service.config_path());
+  ki::AuditEvent event;
+  event.op = "policy.reload";
+  if (config.ok() && config->region != service.region()) {
+    config = Status(ErrorCode::kInvalidArgument,
+                    fmt::format("region changed from '{}' to '{}'; restart to change regions", service.region(),
+                                config->region));
+  }
+  if (!config.ok()) {
+    event.outcome = "error";
+    event.reason = std::string(ErrorCodeName(config.code()));
+    Log(fmt::format("SIGHUP: new access policy rejected, keeping the previous one: {}", config.status().message()));
+    (void)service.Audit(kServicePrincipal, event);
+    return;
+  }
+  event.counts = nlohmann::json::array({{{"rules", config->access.rules().size()}}});
+  Status audited = service.Audit(kServicePrincipal, event);
+  if (!audited.ok()) {
+    Log("SIGHUP: the reload cannot be audited; keeping the previous access policy");
+    return;
+  }
+  const std::size_t rules = config->access.rules().size();
+  service.set_policy(std::move(config->access));
+  Log(fmt::format("SIGHUP: access policy reloaded ({} rules)", rules));
+}
+
+void InstallErrorHandlers(httplib::Server& server, Service& service) {
+  // Called for every answer >= 400; ours already have a JSON body. The rest
+  // come from httplib itself (unknown route, body too large, bad request line).
+  server.set_error_handler([&service](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    switch (res.status) {
+      case 404: ReplyError(res, 404, "not_found", "no such endpoint"); break;
+      case 413: ReplyError(res, 413, "invalid_argument", "request body exceeds 4 MiB"); break;
+      default: ReplyError(res, res.status, "invalid_argument", "malformed HTTP request"); break;
+    }
+    service.metrics().CountRequest("other", res.status, 0);
+  });
+  server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    ReplyError(res, 500, "internal", "internal error");
+  });
+}
+
+std::string UrlHost(const std::string& host) {
+  return host.find(':') != std::string::npos ? fmt::format("[{}]", host) : host;
+}
+
+}  // namespace
+
+int Serve(const std::filesystem::path& config_path) {
+  auto config = ki::LoadServerConfig(config_path);
+  if (!config.ok()) {
+    Log(config.status().message());
+    return 1;
+  }
+  EmbeddedKeystoreOptions options;
+  options.principal = std::string(kServicePrincipal);
+  options.field_key_ttl = config->lease_ttl;
+  auto keystore = ki::OpenServiceKeystore(config->store_dir, options);
+  if (!keystore.ok()) {
+    Log(fmt::format("cannot open the keystore: {}", keystore.status().message()));
+    return 1;
+  }
+  if (keystore->embedded->region() != config->region) {
+    Log(fmt::format("configuration region '{}' does not match the keystore's region '{}' in {}", config->region,
+                    keystore->embedded->region(), config->store_dir.string()));
+    return 1;
+  }
+  auto client = Client::New(keystore->embedded);
+  if (!client.ok()) {
+    Log(fmt::format("cannot create the crypto client: {}", client.status().message()));
+    return 1;
+  }
+  Service service(std::filesystem::absolute(config_path), *config, std::move(keystore).value(),
+                  std::move(client).value());
+
+  // Signals are taken by one thread with sigwait; every other thread
+  // (including httplib's workers, created later) inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  // A file size limit (RLIMIT_FSIZE) must fail the write (EFBIG), which the
+  // audit log turns into a refused request, not kill the service.
+  ::signal(SIGXFSZ, SIG_IGN);
+
+  std::string tls_error;
+  const ki::ServerTlsConfig tls = config->tls;
+  httplib::SSLServer server([&](SSL_CTX& ctx) { return ConfigureTls(ctx, tls, tls_error); });
+  if (!server.is_valid()) {
+    Log(fmt::format("TLS set-up failed: {}", tls_error.empty() ? OpenSslError() : tls_error));
+    return 1;
+  }
+  server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
+  server.set_payload_max_length(kMaxBodySize);
+  server.set_keep_alive_max_count(kKeepAliveMaxRequests);
+  InstallErrorHandlers(server, service);
+  AddHealthAndMetricsRoutes(server, service);
+  AddLeaseRoutes(server, service);
+  AddRemoteCryptoRoutes(server, service);
+  AddKeyRoutes(server, service);
+  AddAuditRoutes(server, service);
+
+  int port = config->listen_port;
+  if (port == 0) {
+    port = server.bind_to_any_port(config->listen_host);
+    if (port < 0) port = 0;
+  } else if (!server.bind_to_port(config->listen_host, port)) {
+    port = 0;
+  }
+  if (port <= 0) {
+    Log(fmt::format("cannot listen on {}:{}", config->listen_host, config->listen_port));
+    return 1;
+  }
+
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> listen_done{false};
+  std::thread signal_thread([&] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&signals, &sig) != 0) continue;
+      if (stopping.load()) return;
+      if (sig == SIGHUP) {
+        ReloadPolicy(service);
+        continue;
+      }
+      Log(fmt::format("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+      stopping.store(true);
+      // stop() is a no-op until listen_after_bind() runs; a signal that
+      // arrives right after the "listening" line must still stop the server.
+      while (!server.is_running() && !listen_done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      server.stop();
+      return;
+    }
+  });
+
+  fmt::print("listening on https://{}:{}\n", UrlHost(config->listen_host), port);
+  std::fflush(stdout);
+  Log(fmt::format("region {} serving store {} ({} access rules)", service.region(), config->store_dir.string(),
+                  service.policy()->rules().size()));
+  const bool listened = server.listen_after_bind();
+  listen_done.store(true);
+  if (!stopping.exchange(true)) {
+    // The server stopped on its own: wake the signal thread so it can exit.
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
+  }
+  signal_thread.join();
+  Log("stopped");
+  return listened ? 0 : 1;
+}
+
+}  // namespace sovereign::service

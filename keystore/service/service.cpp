@@ -1,0 +1,212 @@
+#include "keystore/service/service.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+
+#include <ctime>
+#include <exception>
+
+#include <fmt/format.h>
+
+#include "keystore/internal/json_members.hpp"
+#include "keystore/internal/principal.hpp"
+
+namespace sovereign::service {
+namespace {
+
+using Json = nlohmann::json;
+
+// Deeply nested JSON is never a valid request; refusing it up front keeps
+// every later recursive walk (and nlohmann's) shallow.
+constexpr int kMaxJsonDepth = 32;
+
+bool NestingWithin(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
+
+std::string Dump(const Json& j) { return j.dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace); }
+
+}  // namespace
+
+Service::Service(std::filesystem::path config_path, ki::ServerConfig config, ki::OpenedKeystore keystore,
+                 std::unique_ptr<Client> client)
+    : config_path_(std::move(config_path)),
+      config_(std::move(config)),
+      keystore_(std::move(keystore)),
+      client_(std::move(client)),
+      policy_(std::make_shared<const ki::AccessPolicy>(config_.access)) {}
+
+std::shared_ptr<const ki::AccessPolicy> Service::policy() const {
+  std::lock_guard lock(policy_mu_);
+  return policy_;
+}
+
+void Service::set_policy(ki::AccessPolicy policy) {
+  auto next = std::make_shared<const ki::AccessPolicy>(std::move(policy));
+  std::lock_guard lock(policy_mu_);
+  policy_ = std::move(next);
+}
+
+Status Service::Audit(std::string_view principal, const ki::AuditEvent& event) {
+  Status status = keystore_.service->Record(principal, event);
+  metrics_.CountAuditWrite(status.ok());
+  if (!status.ok()) {
+    fmt::print(stderr, "sovereign serve: audit write failed, request refused (fail closed): {}\n", status.message());
+    return Status(ErrorCode::kKeystoreUnavailable, "the audit record cannot be written; nothing is served");
+  }
+  return status;
+}
+
+int HttpStatusFor(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::kOk: return 200;
+    case ErrorCode::kInvalidArgument: return 400;
+    case ErrorCode::kInvalidCiphertext: return 400;
+    case ErrorCode::kWrongRegion: return 400;
+    case ErrorCode::kDenied: return 403;
+    case ErrorCode::kKeyNotFound: return 404;
+    case ErrorCode::kAlreadyExists: return 409;
+    case ErrorCode::kKeyVersionUnusable: return 409;
+    case ErrorCode::kFailedPrecondition: return 409;
+    case ErrorCode::kKeystoreUnavailable: return 503;
+    case ErrorCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+Json ErrorJson(std::string_view code, std::string_view message) {
+  return Json{{"code", std::string(code)}, {"message", std::string(message)}};
+}
+
+Json ErrorJson(const Status& status) { return ErrorJson(ErrorCodeName(status.code()), status.message()); }
+
+void ReplyJson(httplib::Response& res, int http, const Json& body) {
+  res.status = http;
+  res.set_content(Dump(body), "application/json");
+}
+
+void ReplyError(httplib::Response& res, int http, std::string_view code, std::string_view message) {
+  ReplyJson(res, http, Json{{"error", ErrorJson(code, message)}});
+}
+
+void ReplyError(httplib::Response& res, const Status& status) {
+  ReplyError(res, HttpStatusFor(status.code()), ErrorCodeName(status.code()), status.message());
+}
+
+void ReplySensitive(httplib::Response& res, std::string body) {
+  auto buffer = std::make_shared<std::string>(std::move(body));
+  res.status = 200;
+  res.set_content_provider(
+      buffer->size(), "application/json",
+      [buffer](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+        if (offset > buffer->size()) return false;
+        return sink.write(buffer->data() + offset, std::min(length, buffer->size() - offset));
+      },
+      [buffer](bool) { WipeString(*buffer); });
+}
+
+void WipeString(std::string& s) noexcept {
+  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
+  s.clear();
+}
+
+Result<Json> ParseBody(const httplib::Request& req, std::initializer_list<std::string_view> allowed) {
+  if (!NestingWithin(req.body, kMaxJsonDepth)) {
+    return Status(ErrorCode::kInvalidArgument, fmt::format("request body nests deeper than {} levels", kMaxJsonDepth));
+  }
+  Json body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) return Status(ErrorCode::kInvalidArgument, "request body is not valid JSON");
+  SOVEREIGN_RETURN_IF_ERROR(ki::ExpectObject(body, "", allowed));
+  return body;
+}
+
+bool ReadBatch(Call& call, Json& body, const Json*& items) {
+  auto parsed = ParseBody(call.req, {"items"});
+  if (!parsed.ok()) {
+    ReplyError(call.res, parsed.status());
+    return false;
+  }
+  body = std::move(parsed).value();
+  items = ki::Member(body, "items");
+  if (items == nullptr || !items->is_array()) {
+    ReplyError(call.res, 400, "invalid_argument", "member /items must be an array");
+    return false;
+  }
+  if (items->size() > kMaxBatchItems) {
+    ReplyError(call.res, 400, "invalid_argument",
+               fmt::format("a batch holds at most {} items, this one {}", kMaxBatchItems, items->size()));
+    return false;
+  }
+  return true;
+}
+
+void Deny(Call& call, std::string_view op, ki::Permission permission, std::string_view message) {
+  call.service.metrics().CountDenial(ki::PermissionName(permission));
+  ki::AuditEvent event;
+  event.op = std::string(op);
+  event.outcome = "denied";
+  event.reason = fmt::format("no '{}' permission", ki::PermissionName(permission));
+  Status audited = call.service.Audit(call.principal, event);
+  if (!audited.ok()) return ReplyError(call.res, audited);
+  ReplyError(call.res, 403, "denied", message);
+}
+
+std::string Rfc3339(std::chrono::system_clock::time_point t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec);
+}
+
+void AddRoute(httplib::Server& server, Service& service, std::string_view method, const std::string& pattern,
+              std::string endpoint, RouteHandler handler) {
+  httplib::Server::Handler wrapped = [&service, endpoint = std::move(endpoint), handler = std::move(handler)](
+                                         const httplib::Request& req, httplib::Response& res) {
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      // Identity comes only from the verified client certificate.
+      auto principal = ki::PrincipalFromCertificate(req.ssl == nullptr ? nullptr : SSL_get0_peer_certificate(req.ssl));
+      if (!principal.ok()) {
+        ReplyError(res, 403, "denied", principal.status().message());
+      } else {
+        Call call{service, req, res, std::move(principal).value(), service.policy()};
+        handler(call);
+      }
+    } catch (const std::exception&) {
+      // Exception texts may quote request data; say nothing specific.
+      ReplyError(res, 500, "internal", "internal error");
+    }
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    service.metrics().CountRequest(endpoint, res.status, elapsed.count());
+  };
+  if (method == "GET") {
+    server.Get(pattern, std::move(wrapped));
+  } else {
+    server.Post(pattern, std::move(wrapped));
+  }
+}
+
+}  // namespace sovereign::service
