@@ -61,5 +61,7 @@ void WriteStdout(std::string_view bytes);
 void AddKeystoreCommands(CLI::App& app);
 void AddKeysCommands(CLI::App& app);
 void AddFieldCommands(CLI::App& app);
+void AddServeCommands(CLI::App& app);
+void AddAuditCommands(CLI::App& app);
 
 }  // namespace sovereign::cli

@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   AddKeystoreCommands(app);
   AddKeysCommands(app);
   AddFieldCommands(app);
+  AddServeCommands(app);
+  AddAuditCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

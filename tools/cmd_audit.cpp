@@ -1,0 +1,34 @@
+// sovereign audit verify --keystore DIR [--log FILE]
+#include <fmt/format.h>
+
+#include "keystore/internal/keystore_dir.hpp"
+#include "tools/cli.hpp"
+
+namespace sovereign::cli {
+
+void AddAuditCommands(CLI::App& app) {
+  auto* group = app.add_subcommand("audit", "Check the keystore's audit log");
+  group->require_subcommand(1);
+
+  struct Args {
+    std::string keystore;
+    std::string log;
+  };
+  auto args = std::make_shared<Args>();
+  auto* verify = group->add_subcommand(
+      "verify", "Verify the audit log's MACs, hash chain and head; name the first bad entry");
+  verify->add_option("--keystore", args->keystore, "Keystore directory (holds the audit key and the log's head)")
+      ->envname("SOVEREIGN_KEYSTORE")
+      ->required();
+  verify->add_option("--log", args->log, "Verify this copy of the log instead of DIR/audit.log");
+  verify->callback([args] {
+    auto result = keystore_internal::VerifyKeystoreAuditLog(args->keystore, args->log);
+    if (!result.ok()) {
+      // A log that fails verification is a finding, not a usage error.
+      throw CommandError(kExitError, fmt::format("audit log verification failed: {}", result.status().message()));
+    }
+    WriteStdout(fmt::format("{}\n", result->summary));
+  });
+}
+
+}  // namespace sovereign::cli
