@@ -108,8 +108,16 @@ class ClientImpl final : public Client {
     auto cache = CacheFor(header.region);
     if (!cache.ok()) return cache.status();
     auto session = (*cache)->SessionByHeader(header.key_id, header.key_version, header.mode, header.label_id);
-    if (!session.ok()) return session.status();
-    return (*session)->OpenAppend(ciphertext, header.size, context, out);
+    if (session.ok()) return (*session)->OpenAppend(ciphertext, header.size, context, out);
+    if (!UseRemote(session.status(), **cache)) return session.status();
+    // Not allowed to hold this key: the keystore may still decrypt for us.
+    const std::string text = ToText(ciphertext);
+    const RemoteDecryptItem item{text, &context};
+    auto results = (*cache)->source().RemoteDecrypt({&item, 1});
+    if (results.size() != 1) return Status(ErrorCode::kInternal, "remote decrypt answered the wrong number of items");
+    if (!results[0].ok()) return results[0].status();
+    out.append(*results[0]);
+    return OkStatus();
   }
 
  public:
@@ -141,6 +149,12 @@ class ClientImpl final : public Client {
     return buffer;
   }
 
+  // UseRemote says whether a failed key lookup should fall back to the
+  // keystore's remote operations: only when the key was denied to us.
+  static bool UseRemote(const Status& status, const internal::FieldKeyCache& cache) {
+    return status.code() == ErrorCode::kDenied && cache.source().SupportsRemoteOperations();
+  }
+
   Result<internal::FieldKeyCache*> CacheFor(std::string_view region) const {
     // A client serves a handful of regions: a linear scan beats a map here.
     for (const auto& cache : caches_) {
@@ -162,8 +176,17 @@ class ClientImpl final : public Client {
     auto cache = CacheFor(spec.region);
     if (!cache.ok()) return cache.status();
     auto session = (*cache)->PrimarySession(spec.key, spec.mode, spec.label);
-    if (!session.ok()) return session.status();
-    return (*session)->Seal(plaintext, context, out);
+    if (session.ok()) return (*session)->Seal(plaintext, context, out);
+    if (!UseRemote(session.status(), **cache)) return session.status();
+    // Not allowed to hold this key: the keystore may still encrypt for us.
+    const RemoteEncryptItem item{spec.key, spec.label, spec.mode, plaintext, &context};
+    auto results = (*cache)->source().RemoteEncrypt({&item, 1});
+    if (results.size() != 1) return Status(ErrorCode::kInternal, "remote encrypt answered the wrong number of items");
+    if (!results[0].ok()) return results[0].status();
+    auto binary = FromText(*results[0]);
+    if (!binary.ok()) return Status(ErrorCode::kInternal, "remote encrypt returned a malformed ciphertext");
+    out.insert(out.end(), binary->begin(), binary->end());
+    return OkStatus();
   }
 
   Caches caches_;

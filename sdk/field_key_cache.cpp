@@ -4,6 +4,7 @@
 
 #include <array>
 #include <atomic>
+#include <optional>
 
 namespace sovereign::internal {
 
@@ -34,6 +35,9 @@ std::string_view PrimaryKey(std::array<char, 160>& buffer, std::string& fallback
 
 std::atomic<std::uint64_t> g_next_cache_id{1};
 
+// How long a denial is remembered before the keystore is asked again.
+constexpr std::int64_t kDenialCacheMs = 30'000;
+
 // One recently used key of one cache, with an engine reserved for this thread.
 struct FrontSlot {
   std::uint64_t cache_id = 0;  // 0: empty
@@ -43,6 +47,7 @@ struct FrontSlot {
   std::string key;
   std::string label;
   std::int64_t deadline_ms = 0;
+  std::int64_t refresh_ms = 0;  // a hit only before this; then the shared cache decides
   std::shared_ptr<const FieldCipher> cipher;
   FieldCipher::Session session;  // declared after `cipher`, so destroyed before it
 };
@@ -70,14 +75,20 @@ struct FrontCache {
 
   // Fill takes a slot for `entry` with an engine of its own and returns it;
   // the caller sets the lookup fields.
-  FrontSlot& Fill(std::int64_t now, std::uint64_t cache_id, const std::shared_ptr<const FieldCipher>& cipher,
-                  std::int64_t deadline_ms) {
-    FrontSlot& slot = Victim(now);
-    slot.session = FieldCipher::Session();
-    slot.cipher = cipher;
-    slot.session = slot.cipher->Borrow();
+  // `stale` is this key's slot when it is due for refresh: it is reused, and
+  // keeps its engine when the cache still holds the same cipher.
+  FrontSlot& Fill(std::int64_t now, FrontSlot* stale, std::uint64_t cache_id,
+                  const std::shared_ptr<const FieldCipher>& cipher, std::int64_t deadline_ms,
+                  std::int64_t refresh_ms) {
+    FrontSlot& slot = stale ? *stale : Victim(now);
+    if (slot.cipher != cipher || !slot.session.ok()) {
+      slot.session = FieldCipher::Session();
+      slot.cipher = cipher;
+      slot.session = slot.cipher->Borrow();
+    }
     slot.cache_id = cache_id;
     slot.deadline_ms = deadline_ms;
+    slot.refresh_ms = refresh_ms;
     return slot;
   }
 
@@ -111,42 +122,63 @@ Result<FieldKeyCache::Entry> FieldKeyCache::Admit(Result<FieldKeyMaterial> mater
   const std::int64_t ttl = std::min<std::int64_t>(remaining.count(), max_ttl_ms_);
   auto cipher = FieldCipher::New(std::move(material).value());
   if (!cipher.ok()) return cipher.status();
-  return Entry{std::move(cipher).value(), NowMs() + ttl};
+  const std::int64_t now = NowMs();
+  return Entry{std::move(cipher).value(), Status(), now + ttl, now + ttl * 3 / 4};
 }
 
 template <typename Map, typename Key, typename Fetch>
 Result<FieldKeyCache::Entry> FieldKeyCache::Lookup(Map& map, const Key& key, Fetch fetch) {
-  {
+  // Returns a fresh entry as it is, a cached denial as its status, and
+  // `current` (still valid, due for refresh) or nothing otherwise.
+  auto find = [&](std::optional<Entry>& current) -> std::optional<Result<Entry>> {
     std::shared_lock lock(mutex_);
     auto it = map.find(key);
-    if (it != map.end() && it->second.deadline_ms > NowMs()) return it->second;
+    const std::int64_t now = NowMs();
+    if (it == map.end() || it->second.deadline_ms <= now) return std::nullopt;
+    if (!it->second.cipher) return Result<Entry>(it->second.denial);
+    if (now < it->second.refresh_ms) return Result<Entry>(it->second);
+    current = it->second;
+    return std::nullopt;
+  };
+  std::optional<Entry> current;
+  if (auto hit = find(current)) return *hit;
+  std::unique_lock fetch_lock(fetch_mutex_, std::defer_lock);
+  if (current) {
+    // Due for refresh but still valid: if another thread is fetching, use this one meanwhile.
+    if (!fetch_lock.try_lock()) return *current;
+  } else {
+    fetch_lock.lock();
   }
-  std::lock_guard fetch_lock(fetch_mutex_);
-  {
-    // Another thread may have fetched it while this one waited.
-    std::shared_lock lock(mutex_);
-    auto it = map.find(key);
-    if (it != map.end() && it->second.deadline_ms > NowMs()) return it->second;
-  }
+  std::optional<Entry> again;
+  if (auto hit = find(again)) return *hit;  // fetched by another thread while this one waited
   auto entry = fetch();
   std::unique_lock lock(mutex_);
-  if (!entry.ok()) {
-    // Expired keys are dropped even when they cannot be refreshed.
-    if (auto it = map.find(key); it != map.end()) map.erase(it);
+  if (entry.ok()) {
+    map.insert_or_assign(typename Map::key_type(key), *entry);
+    return entry;
+  }
+  if (entry.code() == ErrorCode::kDenied) {
+    const std::int64_t now = NowMs();
+    const std::int64_t ttl = std::min<std::int64_t>(kDenialCacheMs, max_ttl_ms_);
+    map.insert_or_assign(typename Map::key_type(key), Entry{nullptr, entry.status(), now + ttl, now + ttl});
     return entry.status();
   }
-  map.insert_or_assign(typename Map::key_type(key), *entry);
-  return entry;
+  // A failed refresh keeps the still-valid key until its deadline; an expired
+  // key is dropped even when it cannot be renewed.
+  if (current) return *current;
+  if (auto it = map.find(key); it != map.end()) map.erase(it);
+  return entry.status();
 }
 
 Result<FieldCipher::Session*> FieldKeyCache::PrimarySession(std::string_view key, Mode mode,
                                                             std::string_view label) {
   const std::int64_t now = NowMs();
   t_front.Sweep(now);
+  FrontSlot* stale = nullptr;
   for (auto& slot : t_front.slots) {
-    if (slot.cache_id == id_ && !slot.by_header && slot.mode == mode && slot.deadline_ms > now && slot.key == key &&
-        slot.label == label) {
-      return &slot.session;
+    if (slot.cache_id == id_ && !slot.by_header && slot.mode == mode && slot.key == key && slot.label == label) {
+      if (slot.refresh_ms > now) return &slot.session;
+      stale = &slot;
     }
   }
   std::array<char, 160> buffer;
@@ -154,7 +186,7 @@ Result<FieldCipher::Session*> FieldKeyCache::PrimarySession(std::string_view key
   const std::string_view map_key = PrimaryKey(buffer, fallback, mode, key, label);
   auto entry = Primary(map_key, key, mode, label);
   if (!entry.ok()) return entry.status();
-  FrontSlot& slot = t_front.Fill(now, id_, entry->cipher, entry->deadline_ms);
+  FrontSlot& slot = t_front.Fill(now, stale, id_, entry->cipher, entry->deadline_ms, entry->refresh_ms);
   slot.by_header = false;
   slot.mode = mode;
   slot.key.assign(key);
@@ -168,16 +200,18 @@ Result<FieldCipher::Session*> FieldKeyCache::SessionByHeader(std::uint32_t key_i
                                std::uint64_t{version} << 2 ^ (static_cast<std::uint64_t>(mode) & 3);
   const std::int64_t now = NowMs();
   t_front.Sweep(now);
+  FrontSlot* stale = nullptr;
   for (auto& slot : t_front.slots) {
-    if (slot.cache_id == id_ && slot.by_header && slot.packed == packed && slot.deadline_ms > now &&
-        slot.cipher->material().key_id == key_id && slot.cipher->material().version == version &&
-        slot.cipher->material().label_id == label_id && slot.cipher->material().mode == mode) {
-      return &slot.session;
+    if (slot.cache_id == id_ && slot.by_header && slot.packed == packed && slot.cipher->material().key_id == key_id &&
+        slot.cipher->material().version == version && slot.cipher->material().label_id == label_id &&
+        slot.cipher->material().mode == mode) {
+      if (slot.refresh_ms > now) return &slot.session;
+      stale = &slot;
     }
   }
   auto entry = ByHeader(key_id, version, mode, label_id);
   if (!entry.ok()) return entry.status();
-  FrontSlot& slot = t_front.Fill(now, id_, entry->cipher, entry->deadline_ms);
+  FrontSlot& slot = t_front.Fill(now, stale, id_, entry->cipher, entry->deadline_ms, entry->refresh_ms);
   slot.by_header = true;
   slot.packed = packed;
   return &slot.session;

@@ -21,6 +21,13 @@ std::string_view ErrorCodeName(ErrorCode code) noexcept {
   return "unknown";
 }
 
+ErrorCode ErrorCodeFromName(std::string_view name) noexcept {
+  for (int i = 0; i <= static_cast<int>(ErrorCode::kInternal); ++i) {
+    if (ErrorCodeName(static_cast<ErrorCode>(i)) == name) return static_cast<ErrorCode>(i);
+  }
+  return ErrorCode::kInternal;
+}
+
 std::string Status::ToString() const {
   if (ok()) return "ok";
   std::string out(ErrorCodeName(code_));

@@ -12,6 +12,10 @@
 #include <string>
 #include <string_view>
 
+#include <span>
+#include <vector>
+
+#include "sovereign/envelope.hpp"
 #include "sovereign/export.hpp"
 #include "sovereign/mode.hpp"
 #include "sovereign/secret.hpp"
@@ -35,6 +39,20 @@ struct FieldKeyMaterial {
   std::chrono::system_clock::time_point expires_at;
 };
 
+// RemoteEncryptItem and RemoteDecryptItem are one field of a remote batch:
+// for principals the keystore lets encrypt or decrypt but not hold keys.
+struct RemoteEncryptItem {
+  std::string_view key;
+  std::string_view label;
+  Mode mode = Mode::kRandom;
+  std::string_view plaintext;
+  const FieldContext* context = nullptr;
+};
+struct RemoteDecryptItem {
+  std::string_view ciphertext;  // text form
+  const FieldContext* context = nullptr;
+};
+
 class SOVEREIGN_EXPORT KeySource {
  public:
   virtual ~KeySource();
@@ -53,6 +71,18 @@ class SOVEREIGN_EXPORT KeySource {
   // kDenied, kKeystoreUnavailable.
   virtual Result<FieldKeyMaterial> FieldKey(std::uint32_t key_id, std::uint32_t version, Mode mode,
                                             std::uint32_t label_id) = 0;
+
+  // SupportsRemoteOperations reports whether RemoteEncrypt/RemoteDecrypt are
+  // served (a remote keystore); the Client uses them when a key is denied.
+  virtual bool SupportsRemoteOperations() const noexcept { return false; }
+
+  // RemoteEncrypt has the keystore encrypt each item; one result per item, in
+  // order (text ciphertexts). Default: every item kFailedPrecondition.
+  virtual std::vector<Result<std::string>> RemoteEncrypt(std::span<const RemoteEncryptItem> items);
+
+  // RemoteDecrypt has the keystore decrypt each item; one result per item, in
+  // order (plaintexts). A denied item is kDenied. Default: kFailedPrecondition.
+  virtual std::vector<Result<std::string>> RemoteDecrypt(std::span<const RemoteDecryptItem> items);
 };
 
 }  // namespace sovereign

@@ -46,6 +46,10 @@ enum class ErrorCode : int {
 // ("invalid_ciphertext", "denied", ...), suitable for logs, JSON and metrics.
 SOVEREIGN_EXPORT std::string_view ErrorCodeName(ErrorCode code) noexcept;
 
+// ErrorCodeFromName maps a name ErrorCodeName returns back to its code;
+// an unknown name gives kInternal (a newer peer's code this build lacks).
+SOVEREIGN_EXPORT ErrorCode ErrorCodeFromName(std::string_view name) noexcept;
+
 // Status is the outcome of an operation without a value: ok, or an error code
 // with a message that is safe to log.
 class SOVEREIGN_EXPORT [[nodiscard]] Status {

@@ -1,6 +1,10 @@
 // FieldKeyCache: the Client's in-memory cache of field keys (as FieldCiphers)
 // by region, fetched from each region's KeySource and dropped at expiry.
 //
+// Keys are refreshed before they expire: in the last quarter of a key's life
+// the first caller to notice fetches a new one while the others go on with
+// the old, so however many threads need a key, one request renews it.
+//
 // Thread safety: safe for concurrent use. Each thread keeps a few recently
 // used keys, each with an engine of its own, in a small per-thread front
 // cache, so a hit touches no shared memory. Behind it, lookups take a shared
@@ -32,6 +36,7 @@ class FieldKeyCache {
   FieldKeyCache(std::shared_ptr<KeySource> source, std::chrono::seconds max_ttl);
 
   const std::string& region() const noexcept { return source_->region(); }
+  KeySource& source() const noexcept { return *source_; }
 
   // PrimarySession returns this thread's session for the primary version of
   // (key, mode, label). The pointer is valid until this thread's next call.
@@ -43,9 +48,13 @@ class FieldKeyCache {
                                                 std::uint32_t label_id);
 
  private:
+  // Entry is a cached key, or a cached denial (no cipher, `denial` set) so a
+  // principal without `lease` does not ask for the same key on every call.
   struct Entry {
     std::shared_ptr<const FieldCipher> cipher;
-    std::int64_t deadline_ms;  // coarse monotonic clock
+    Status denial;
+    std::int64_t deadline_ms = 0;  // coarse monotonic clock: unusable from here on
+    std::int64_t refresh_ms = 0;   // from here on, one caller fetches a fresh key
   };
   struct StringHash {
     using is_transparent = void;

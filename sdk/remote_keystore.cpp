@@ -1,0 +1,337 @@
+#include "sovereign/remote_keystore.hpp"
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#include <httplib.h>
+#pragma GCC diagnostic pop
+
+#include "sdk/internal/base64url.hpp"
+
+namespace sovereign {
+
+namespace {
+
+using Json = nlohmann::json;
+constexpr std::size_t kMaxBatch = 1000;
+constexpr std::size_t kMaxPooledConnections = 16;
+
+std::span<const std::uint8_t> AsBytes(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+std::string B64(std::string_view bytes) {
+  std::string out;
+  internal::Base64UrlEncode(AsBytes(bytes), out);
+  return out;
+}
+
+std::chrono::system_clock::time_point ParseRfc3339(const std::string& text) {
+  std::tm tm{};
+  if (strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) return {};
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
+Status BadResponse(const std::string& url, std::string_view what) {
+  return Status(ErrorCode::kKeystoreUnavailable, fmt::format("keystore {} answered unexpectedly: {}", url, what));
+}
+
+// ErrorFrom turns an API error object {"code", "message"} into a Status.
+Status ErrorFrom(const Json& error) {
+  const std::string code = error.value("code", "internal");
+  return Status(ErrorCodeFromName(code), error.value("message", code));
+}
+
+Result<KeyInfo> KeyInfoFrom(const Json& j) {
+  KeyInfo info;
+  info.name = j.at("name").get<std::string>();
+  info.id = j.at("id").get<std::uint32_t>();
+  info.primary_version = j.at("primary_version").get<std::uint32_t>();
+  info.created_at = ParseRfc3339(j.at("created_at").get<std::string>());
+  for (const auto& v : j.at("versions")) {
+    auto state = ParseKeyVersionState(v.at("state").get<std::string>());
+    if (!state.ok()) return state.status();
+    info.versions.push_back({v.at("version").get<std::uint32_t>(), *state,
+                             ParseRfc3339(v.at("created_at").get<std::string>())});
+  }
+  return info;
+}
+
+struct Endpoint {
+  std::string host;
+  int port = 443;
+};
+
+Result<Endpoint> ParseUrl(const std::string& url) {
+  constexpr std::string_view kScheme = "https://";
+  if (!url.starts_with(kScheme)) {
+    return Status(ErrorCode::kInvalidArgument, "keystore URL must start with https:// (mutual TLS is mandatory)");
+  }
+  std::string rest = url.substr(kScheme.size());
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  Endpoint endpoint;
+  const auto colon = rest.rfind(':');
+  if (colon != std::string::npos && rest.find(']') == std::string::npos) {
+    const std::string port = rest.substr(colon + 1);
+    char* end = nullptr;
+    const long value = std::strtol(port.c_str(), &end, 10);
+    if (port.empty() || *end != '\0' || value < 1 || value > 65535) {
+      return Status(ErrorCode::kInvalidArgument, "keystore URL has an invalid port");
+    }
+    endpoint.port = static_cast<int>(value);
+    rest.resize(colon);
+  }
+  if (rest.empty() || rest.find('/') != std::string::npos) {
+    return Status(ErrorCode::kInvalidArgument, "keystore URL must be https://HOST[:PORT]");
+  }
+  endpoint.host = rest;
+  return endpoint;
+}
+
+Status CheckFile(const std::string& path, std::string_view what) {
+  struct stat st{};
+  if (path.empty()) return Status(ErrorCode::kInvalidArgument, fmt::format("a remote keystore needs {}", what));
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Status(ErrorCode::kInvalidArgument, fmt::format("{} '{}' is not a readable file", what, path));
+  }
+  return OkStatus();
+}
+
+class RemoteKeystoreImpl final : public RemoteKeystore {
+ public:
+  RemoteKeystoreImpl(RemoteKeystoreOptions options, Endpoint endpoint)
+      : options_(std::move(options)), endpoint_(std::move(endpoint)) {}
+
+  Status Init() {
+    auto health = Call("GET", "/v1/health", nullptr);
+    if (!health.ok()) return health.status();
+    if (!health->contains("region") || !(*health)["region"].is_string()) return BadResponse(url(), "no region");
+    region_ = (*health)["region"].get<std::string>();
+    return ValidateRegion(region_);
+  }
+
+  const std::string& url() const noexcept override { return options_.url; }
+  const std::string& region() const noexcept override { return region_; }
+  bool SupportsRemoteOperations() const noexcept override { return true; }
+
+  Result<FieldKeyMaterial> PrimaryFieldKey(std::string_view key_name, Mode mode, std::string_view label) override {
+    return Lease({{"key", key_name}, {"mode", ModeName(mode)}, {"label", label}});
+  }
+
+  Result<FieldKeyMaterial> FieldKey(std::uint32_t key_id, std::uint32_t version, Mode mode,
+                                    std::uint32_t label_id) override {
+    return Lease({{"key_id", key_id}, {"version", version}, {"mode", ModeName(mode)}, {"label_id", label_id}});
+  }
+
+  std::vector<Result<std::string>> RemoteEncrypt(std::span<const RemoteEncryptItem> items) override {
+    return Batch("/v1/encrypt", items.size(), "ciphertext", false, [&](std::size_t i) {
+      const auto& item = items[i];
+      Json j = {{"key", item.key},   {"label", item.label},         {"mode", ModeName(item.mode)},
+                {"path", item.context->path}, {"plaintext", B64(item.plaintext)}};
+      j["record_id"] = item.context->record_id ? Json(*item.context->record_id) : Json(nullptr);
+      return j;
+    });
+  }
+
+  std::vector<Result<std::string>> RemoteDecrypt(std::span<const RemoteDecryptItem> items) override {
+    return Batch("/v1/decrypt", items.size(), "plaintext", true, [&](std::size_t i) {
+      const auto& item = items[i];
+      Json j = {{"ciphertext", item.ciphertext}, {"path", item.context->path}};
+      j["record_id"] = item.context->record_id ? Json(*item.context->record_id) : Json(nullptr);
+      return j;
+    });
+  }
+
+  Result<KeyInfo> CreateKey(std::string_view name) override {
+    SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(name));
+    Json body = {{"key", name}};
+    auto r = Call("POST", "/v1/keys", &body);
+    if (!r.ok()) return r.status();
+    return ParseKeyInfo(*r);
+  }
+
+  Result<KeyInfo> RotateKey(std::string_view name) override {
+    SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(name));
+    Json body = Json::object();
+    auto r = Call("POST", fmt::format("/v1/keys/{}/rotate", name), &body);
+    if (!r.ok()) return r.status();
+    return ParseKeyInfo(*r);
+  }
+
+  Result<KeyInfo> GetKey(std::string_view name) override {
+    auto keys = ListKeys();
+    if (!keys.ok()) return keys.status();
+    for (auto& key : *keys) {
+      if (key.name == name) return std::move(key);
+    }
+    return Status(ErrorCode::kKeyNotFound, fmt::format("key '{}' not found in region '{}'", name, region_));
+  }
+
+  Result<std::vector<KeyInfo>> ListKeys() override {
+    auto r = Call("GET", "/v1/keys", nullptr);
+    if (!r.ok()) return r.status();
+    std::vector<KeyInfo> keys;
+    try {
+      for (const auto& k : r->at("keys")) {
+        auto info = KeyInfoFrom(k);
+        if (!info.ok()) return info.status();
+        keys.push_back(std::move(info).value());
+      }
+    } catch (const Json::exception&) {
+      return BadResponse(url(), "malformed key list");
+    }
+    return keys;
+  }
+
+ private:
+  Result<KeyInfo> ParseKeyInfo(const Json& j) {
+    try {
+      return KeyInfoFrom(j);
+    } catch (const Json::exception&) {
+      return BadResponse(url(), "malformed key description");
+    }
+  }
+
+  Result<FieldKeyMaterial> Lease(Json item) {
+    Json body = {{"items", Json::array({std::move(item)})}};
+    auto r = Call("POST", "/v1/leases", &body);
+    if (!r.ok()) return r.status();
+    try {
+      const Json& result = r->at("items").at(0);
+      if (result.contains("error")) return ErrorFrom(result["error"]);
+      const Json& ok = result.at("ok");
+      FieldKeyMaterial m;
+      m.region = ok.at("region").get<std::string>();
+      m.key_name = ok.at("key").get<std::string>();
+      m.key_id = ok.at("key_id").get<std::uint32_t>();
+      m.version = ok.at("version").get<std::uint32_t>();
+      auto mode = ParseMode(ok.at("mode").get<std::string>());
+      if (!mode.ok()) return BadResponse(url(), "unknown mode");
+      m.mode = *mode;
+      m.label = ok.at("label").get<std::string>();
+      m.label_id = ok.at("label_id").get<std::uint32_t>();
+      std::vector<std::uint8_t> key;
+      const bool decoded = internal::Base64UrlDecode(ok.at("field_key").get_ref<const std::string&>(), key);
+      m.key = SecretBytes(key, InsecureSecretKeyAccess::Get());
+      OPENSSL_cleanse(key.data(), key.size());
+      if (!decoded || m.key.size() != FieldKeySize(m.mode)) return BadResponse(url(), "malformed field key");
+      m.expires_at = std::chrono::system_clock::now() + std::chrono::seconds(r->at("ttl_seconds").get<std::int64_t>());
+      return m;
+    } catch (const Json::exception&) {
+      return BadResponse(url(), "malformed lease");
+    }
+  }
+
+  // Batch posts items in chunks of at most 1000 and collects one result per
+  // item; `field` names the member of a successful item's answer.
+  template <typename MakeItem>
+  std::vector<Result<std::string>> Batch(const std::string& path, std::size_t n, const char* field,
+                                         bool field_is_base64, MakeItem make) {
+    std::vector<Result<std::string>> out;
+    out.reserve(n);
+    for (std::size_t start = 0; start < n; start += kMaxBatch) {
+      const std::size_t end = std::min(n, start + kMaxBatch);
+      Json body = {{"items", Json::array()}};
+      for (std::size_t i = start; i < end; ++i) body["items"].push_back(make(i));
+      auto r = Call("POST", path, &body);
+      for (std::size_t i = start; i < end; ++i) out.push_back(r.ok() ? ItemResult(*r, i - start, field, field_is_base64)
+                                                                  : Result<std::string>(r.status()));
+    }
+    return out;
+  }
+
+  Result<std::string> ItemResult(const Json& response, std::size_t i, const char* field, bool base64) {
+    try {
+      const Json& item = response.at("items").at(i);
+      if (item.contains("error")) return ErrorFrom(item["error"]);
+      const std::string& value = item.at(field).get_ref<const std::string&>();
+      if (!base64) return value;
+      std::vector<std::uint8_t> bytes;
+      if (!internal::Base64UrlDecode(value, bytes)) return BadResponse(url(), "malformed base64url");
+      return std::string(bytes.begin(), bytes.end());
+    } catch (const Json::exception&) {
+      return BadResponse(url(), "malformed batch answer");
+    }
+  }
+
+  std::unique_ptr<httplib::SSLClient> NewConnection() const {
+    auto client = std::make_unique<httplib::SSLClient>(endpoint_.host, endpoint_.port, options_.tls_cert,
+                                                       options_.tls_key);
+    client->set_ca_cert_path(options_.tls_ca.c_str());
+    client->enable_server_certificate_verification(true);
+    client->set_keep_alive(true);
+    const auto seconds = static_cast<time_t>(options_.timeout.count());
+    client->set_connection_timeout(seconds);
+    client->set_read_timeout(seconds);
+    client->set_write_timeout(seconds);
+    return client;
+  }
+
+  // Call sends one request on a pooled connection and returns the JSON body
+  // of a 2xx answer; other answers become the Status the body names.
+  Result<Json> Call(const std::string& method, const std::string& path, const Json* body) {
+    std::unique_ptr<httplib::SSLClient> client;
+    {
+      std::lock_guard lock(pool_mutex_);
+      if (!pool_.empty()) {
+        client = std::move(pool_.back());
+        pool_.pop_back();
+      }
+    }
+    if (!client) client = NewConnection();
+    const std::string payload = body ? body->dump() : std::string();
+    httplib::Result res = method == "GET" ? client->Get(path.c_str())
+                                          : client->Post(path.c_str(), payload, "application/json");
+    if (!res) {
+      return Status(ErrorCode::kKeystoreUnavailable,
+                    fmt::format("cannot reach keystore {}: {}", url(), httplib::to_string(res.error())));
+    }
+    Json answer = Json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+    {
+      std::lock_guard lock(pool_mutex_);
+      if (pool_.size() < kMaxPooledConnections) pool_.push_back(std::move(client));
+    }
+    if (res->status >= 200 && res->status < 300) {
+      if (answer.is_discarded() || !answer.is_object()) return BadResponse(url(), "body is not a JSON object");
+      return answer;
+    }
+    if (answer.is_object() && answer.contains("error") && answer["error"].is_object()) {
+      return ErrorFrom(answer["error"]);
+    }
+    return Status(res->status == 503 ? ErrorCode::kKeystoreUnavailable : ErrorCode::kInternal,
+                  fmt::format("keystore {} answered HTTP {}", url(), res->status));
+  }
+
+  RemoteKeystoreOptions options_;
+  Endpoint endpoint_;
+  std::string region_;
+  std::mutex pool_mutex_;
+  std::vector<std::unique_ptr<httplib::SSLClient>> pool_;
+};
+
+}  // namespace
+
+RemoteKeystore::~RemoteKeystore() = default;
+
+Result<std::shared_ptr<RemoteKeystore>> RemoteKeystore::Connect(RemoteKeystoreOptions options) {
+  auto endpoint = ParseUrl(options.url);
+  if (!endpoint.ok()) return endpoint.status();
+  SOVEREIGN_RETURN_IF_ERROR(CheckFile(options.tls_cert, "a client certificate (--tls-cert)"));
+  SOVEREIGN_RETURN_IF_ERROR(CheckFile(options.tls_key, "a client key (--tls-key)"));
+  SOVEREIGN_RETURN_IF_ERROR(CheckFile(options.tls_ca, "a CA certificate (--tls-ca)"));
+  auto keystore = std::make_shared<RemoteKeystoreImpl>(std::move(options), std::move(endpoint).value());
+  SOVEREIGN_RETURN_IF_ERROR(keystore->Init());
+  return std::shared_ptr<RemoteKeystore>(std::move(keystore));
+}
+
+}  // namespace sovereign
