@@ -24,15 +24,64 @@ void Check(const Status& status, std::string_view what) {
   throw CommandError(ExitCodeFor(status.code()), message);
 }
 
-void AddKeystoreOption(CLI::App& command, std::string& keystore) {
-  command.add_option("--keystore", keystore, "Keystore directory")
-      ->envname("SOVEREIGN_KEYSTORE")
-      ->required()
-      ->type_name("DIR");
+void AddKeystoreOptions(CLI::App& command, KeystoreArgs& args) {
+  auto* one = command.add_option("--keystore", args.keystore, "Keystore directory, or https:// URL of a keystore service")
+                  ->envname("SOVEREIGN_KEYSTORE")
+                  ->type_name("DIR|URL");
+  auto* map = command.add_option("--keystores", args.keystores, "JSON file mapping regions to keystores")
+                  ->envname("SOVEREIGN_KEYSTORES")
+                  ->type_name("FILE");
+  one->excludes(map);
+  command.add_option("--tls-cert", args.tls_cert, "Client certificate (PEM) for a keystore URL")
+      ->envname("SOVEREIGN_TLS_CERT")
+      ->type_name("FILE");
+  command.add_option("--tls-key", args.tls_key, "Client private key (PEM) for a keystore URL")
+      ->envname("SOVEREIGN_TLS_KEY")
+      ->type_name("FILE");
+  command.add_option("--tls-ca", args.tls_ca, "CA certificate (PEM) the keystore service's certificate chains to")
+      ->envname("SOVEREIGN_TLS_CA")
+      ->type_name("FILE");
+  command.add_option("--region", args.region, "Region to use when several keystores are configured")
+      ->type_name("REGION");
 }
 
-std::shared_ptr<EmbeddedKeystore> OpenKeystore(const std::string& keystore) {
-  return Check(EmbeddedKeystore::Open(keystore));
+std::vector<OpenedKeystore> OpenKeystores(const KeystoreArgs& args) {
+  if (!args.keystores.empty()) return Check(OpenKeystoreMap(args.keystores));
+  if (args.keystore.empty()) {
+    throw CommandError(kExitUsage, "no keystore: give --keystore DIR|URL (or SOVEREIGN_KEYSTORE) or --keystores FILE");
+  }
+  RemoteKeystoreOptions tls;
+  tls.tls_cert = args.tls_cert;
+  tls.tls_key = args.tls_key;
+  tls.tls_ca = args.tls_ca;
+  std::vector<OpenedKeystore> out;
+  out.push_back(Check(OpenKeystore(args.keystore, tls)));
+  return out;
+}
+
+std::string ChooseRegion(const KeystoreArgs& args, const std::vector<OpenedKeystore>& keystores) {
+  std::string regions;
+  for (const auto& k : keystores) {
+    if (!args.region.empty() && k.region == args.region) return k.region;
+    regions += (regions.empty() ? "" : ", ") + k.region;
+  }
+  if (!args.region.empty()) {
+    throw CommandError(kExitUsage, fmt::format("no keystore is configured for region '{}' (configured: {})",
+                                               args.region, regions));
+  }
+  if (keystores.size() != 1) {
+    throw CommandError(kExitUsage, fmt::format("several regions are configured ({}): choose one with --region", regions));
+  }
+  return keystores.front().region;
+}
+
+OpenedKeystore OpenRegionKeystore(const KeystoreArgs& args) {
+  auto keystores = OpenKeystores(args);
+  const std::string region = ChooseRegion(args, keystores);
+  for (auto& k : keystores) {
+    if (k.region == region) return std::move(k);
+  }
+  throw CommandError(kExitError, "region disappeared");  // unreachable: ChooseRegion returned a configured one
 }
 
 std::string ReadAllStdin() {

@@ -11,6 +11,7 @@
 
 #include "sovereign/client.hpp"
 #include "sovereign/keystore.hpp"
+#include "sovereign/keystores.hpp"
 #include "sovereign/status.hpp"
 
 namespace sovereign::cli {
@@ -45,11 +46,30 @@ T Check(Result<T> result, std::string_view what = {}) {
   return std::move(result).value();
 }
 
-// KeystoreOption adds --keystore (also from SOVEREIGN_KEYSTORE) to `command`.
-void AddKeystoreOption(CLI::App& command, std::string& keystore);
+// KeystoreArgs says where the keystores are: one directory or URL
+// (--keystore, SOVEREIGN_KEYSTORE) with the TLS identity for a URL
+// (--tls-cert/--tls-key/--tls-ca, SOVEREIGN_TLS_*), or a region map file
+// (--keystores); and, with several regions, which one to use (--region).
+struct KeystoreArgs {
+  std::string keystore;
+  std::string keystores;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  std::string region;
+};
 
-// OpenKeystore opens the embedded keystore directory named by --keystore.
-std::shared_ptr<EmbeddedKeystore> OpenKeystore(const std::string& keystore);
+// AddKeystoreOptions adds those options to `command`.
+void AddKeystoreOptions(CLI::App& command, KeystoreArgs& args);
+
+// OpenKeystores opens what the options name (exactly one of --keystore and --keystores).
+std::vector<OpenedKeystore> OpenKeystores(const KeystoreArgs& args);
+
+// OpenRegionKeystore opens the keystores and picks one: --region, or the only one.
+OpenedKeystore OpenRegionKeystore(const KeystoreArgs& args);
+
+// ChooseRegion returns --region if given (it must be configured), else the only configured region.
+std::string ChooseRegion(const KeystoreArgs& args, const std::vector<OpenedKeystore>& keystores);
 
 // ReadAllStdin returns every byte of standard input, unchanged.
 std::string ReadAllStdin();

@@ -8,13 +8,14 @@ namespace sovereign::cli {
 namespace {
 
 struct Args {
-  std::string keystore;
+  KeystoreArgs keystore;
   std::string key;
   std::string label;
   std::string path;
   std::string record_id;
   std::string mode = "random";
   std::string normalize = "trim-casefold";
+  std::string on_denied = "fail";
   unsigned bits = 32;
   bool strip_newline = false;
 };
@@ -25,8 +26,21 @@ FieldContext ContextFrom(const Args& args, const CLI::App& command) {
   return ctx;
 }
 
-std::unique_ptr<Client> OpenClient(const std::shared_ptr<EmbeddedKeystore>& keystore) {
-  return Check(Client::New(keystore));
+// Session is a Client over the configured keystores and the region to use for new ciphertexts.
+struct Session {
+  std::vector<OpenedKeystore> keystores;
+  std::unique_ptr<Client> client;
+  std::string region;
+};
+
+Session Open(const Args& args, bool needs_region) {
+  Session s;
+  s.keystores = OpenKeystores(args.keystore);
+  if (needs_region) s.region = ChooseRegion(args.keystore, s.keystores);
+  std::vector<std::shared_ptr<KeySource>> sources;
+  for (const auto& k : s.keystores) sources.push_back(k.source);
+  s.client = Check(Client::New(std::move(sources)));
+  return s;
 }
 
 void AddContextOptions(CLI::App& command, Args& args) {
@@ -50,7 +64,7 @@ void AddFieldCommands(CLI::App& app) {
 
   auto* encrypt = group->add_subcommand(
       "encrypt", "Encrypt all of stdin (bytes, exactly) and print the text ciphertext and a newline");
-  AddKeystoreOption(*encrypt, args->keystore);
+  AddKeystoreOptions(*encrypt, args->keystore);
   encrypt->add_option("--key", args->key, "Key name")->required();
   encrypt->add_option("--label", args->label, "Field label, e.g. email")->required();
   AddContextOptions(*encrypt, *args);
@@ -59,34 +73,44 @@ void AddFieldCommands(CLI::App& app) {
       ->capture_default_str();
   encrypt->add_flag("--strip-newline", args->strip_newline, "Remove one trailing \\n (or \\r\\n) from the input");
   encrypt->callback([args, encrypt] {
-    auto keystore = OpenKeystore(args->keystore);
-    auto client = OpenClient(keystore);
+    Session session = Open(*args, /*needs_region=*/true);
     std::string value = ReadAllStdin();
     if (args->strip_newline && !value.empty() && value.back() == '\n') {
       value.pop_back();
       if (!value.empty() && value.back() == '\r') value.pop_back();
     }
-    const FieldSpec spec{keystore->region(), args->key, args->label, Check(ParseMode(args->mode))};
-    std::string ciphertext = Check(client->Encrypt(spec, value, ContextFrom(*args, *encrypt)), "cannot encrypt");
+    const FieldSpec spec{session.region, args->key, args->label, Check(ParseMode(args->mode))};
+    std::string ciphertext;
+    Check(session.client->EncryptAppend(spec, value, ContextFrom(*args, *encrypt), ciphertext), "cannot encrypt");
     ciphertext.push_back('\n');
     WriteStdout(ciphertext);
   });
 
   auto* decrypt = group->add_subcommand(
       "decrypt", "Decrypt a text ciphertext on stdin (surrounding whitespace ignored); print exactly the plaintext");
-  AddKeystoreOption(*decrypt, args->keystore);
+  AddKeystoreOptions(*decrypt, args->keystore);
   AddContextOptions(*decrypt, *args);
+  decrypt->add_option("--on-denied", args->on_denied,
+                      "When this principal may not decrypt: fail (exit 3), keep (print the ciphertext unchanged) "
+                      "or redact (print " + std::string(kRedactedMarker) + ")")
+      ->check(CLI::IsMember({"fail", "keep", "redact"}))
+      ->capture_default_str();
   decrypt->callback([args, decrypt] {
-    auto keystore = OpenKeystore(args->keystore);
-    auto client = OpenClient(keystore);
+    Session session = Open(*args, /*needs_region=*/false);
     const std::string input = ReadAllStdin();
-    const std::string plaintext =
-        Check(client->Decrypt(TrimWhitespace(input), ContextFrom(*args, *decrypt)), "cannot decrypt");
+    const std::string_view ciphertext = TrimWhitespace(input);
+    std::string plaintext;
+    const Status status = session.client->DecryptAppend(ciphertext, ContextFrom(*args, *decrypt), plaintext);
+    if (status.code() == ErrorCode::kDenied && args->on_denied != "fail") {
+      WriteStdout(args->on_denied == "keep" ? ciphertext : kRedactedMarker);
+      return;
+    }
+    Check(status, "cannot decrypt");
     WriteStdout(plaintext);
   });
 
   auto* index = group->add_subcommand("index", "Print the blind index (hex) of the value on stdin");
-  AddKeystoreOption(*index, args->keystore);
+  AddKeystoreOptions(*index, args->keystore);
   index->add_option("--key", args->key, "Key name")->required();
   index->add_option("--label", args->label, "Field label, e.g. email")->required();
   index->add_option("--bits", args->bits, "Index length in bits (8-64); fewer bits, more false positives")
@@ -96,12 +120,11 @@ void AddFieldCommands(CLI::App& app) {
       ->check(CLI::IsMember({"exact", "trim-casefold", "digits"}))
       ->capture_default_str();
   index->callback([args] {
-    auto keystore = OpenKeystore(args->keystore);
-    auto client = OpenClient(keystore);
+    Session session = Open(*args, /*needs_region=*/true);
     const std::string value = ReadAllStdin();
     BlindIndexOptions options{args->bits, Check(ParseIndexNormalization(args->normalize))};
-    const FieldSpec spec{keystore->region(), args->key, args->label, Mode::kIndex};
-    std::string out = Check(client->BlindIndex(spec, value, options), "cannot index");
+    const FieldSpec spec{session.region, args->key, args->label, Mode::kIndex};
+    std::string out = Check(session.client->BlindIndex(spec, value, options), "cannot index");
     out.push_back('\n');
     WriteStdout(out);
   });

@@ -49,6 +49,10 @@ enum class IndexNormalization : std::uint8_t {
 SOVEREIGN_EXPORT std::string_view IndexNormalizationName(IndexNormalization n) noexcept;
 SOVEREIGN_EXPORT Result<IndexNormalization> ParseIndexNormalization(std::string_view name);
 
+// kRedactedMarker is what a field shows when a principal may not decrypt it
+// and the caller chose to redact rather than keep the ciphertext or fail.
+inline constexpr std::string_view kRedactedMarker = "[redacted]";
+
 inline constexpr unsigned kMinIndexBits = 8;
 inline constexpr unsigned kMaxIndexBits = 64;
 
