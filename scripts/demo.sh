@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The Sovereign demo on an embedded keystore: a key officer creates a region's
-# keystore and key, an application protects the sensitive fields of a few user
-# records, the key is rotated, and old ciphertexts still decrypt — while a
-# ciphertext moved to another record or tampered with is refused.
+# The Sovereign demo. Part one, on an embedded keystore: a key officer creates
+# a region's keystore and key, an application protects the sensitive fields of
+# a few user records, the key is rotated, and old ciphertexts still decrypt —
+# while a ciphertext moved to another record or tampered with is refused.
+# Part two: the same keystore served on loopback over mutual TLS; the US
+# application reads the records, an offshore engineer sees only ciphertext,
+# and the audit log that recorded all of it verifies.
 #   scripts/demo.sh            (sets up, builds the CLI, runs the demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -82,5 +85,82 @@ set -e
 
 step "7. Every key use and change is in the hash-chained, MAC'd audit log"
 tail -n 3 "$SOVEREIGN_KEYSTORE/audit.log" | cut -c1-160 | sed 's/$/…/'
+
+step "8. The keystore as a regional service: a PKI with SPIFFE identities, mTLS on loopback"
+pki=$work/pki
+mkdir -p "$pki"
+(
+  umask 077
+  cd "$pki"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 1 \
+    -subj "/CN=Sovereign demo CA" 2>/dev/null
+  issue() { # name subject subjectAltName
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
+    printf 'subjectAltName=%s\n' "$3" >"$1.ext"
+    openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile "$1.ext" \
+      -out "$1.pem" 2>/dev/null
+  }
+  issue server "/CN=localhost" "DNS:localhost,IP:127.0.0.1"
+  issue us-app "/CN=us-app" "URI:spiffe://corp.example/region/us/svc/app"
+  issue cn-alice "/CN=alice" "URI:spiffe://corp.example/region/cn/eng/alice"
+)
+echo "CA, server certificate, and client certificates for:"
+echo "  spiffe://corp.example/region/us/svc/app    (US application: lease, encrypt, decrypt)"
+echo "  spiffe://corp.example/region/cn/eng/alice  (offshore engineer: encrypt only)"
+cat >"$work/keystore.json" <<JSON
+{
+  "region": "us",
+  "listen": "127.0.0.1:0",
+  "store": {"dir": "$SOVEREIGN_KEYSTORE"},
+  "tls": {"cert": "$pki/server.pem", "key": "$pki/server.key", "client_ca": "$pki/ca.pem"},
+  "lease_ttl_seconds": 300,
+  "access": [
+    {"principal": "spiffe://corp.example/region/us/svc/*", "allow": ["lease", "encrypt", "decrypt"], "keys": ["users"], "labels": ["*"]},
+    {"principal": "spiffe://corp.example/region/cn/*", "allow": ["encrypt"], "keys": ["users"], "labels": ["*"]}
+  ]
+}
+JSON
+"$sovereign" serve --config "$work/keystore.json" >"$work/serve.out" 2>"$work/serve.err" &
+serve_pid=$!
+trap 'kill $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do grep -q '^listening on ' "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+url=$(sed -n 's/^listening on //p' "$work/serve.out")
+[[ -n $url ]] || { cat "$work/serve.err"; exit 1; }
+echo "sovereign serve: listening on $url"
+as() { # who, then a sovereign command
+  local who=$1
+  shift
+  SOVEREIGN_KEYSTORE=$url SOVEREIGN_TLS_CERT=$pki/$who.pem SOVEREIGN_TLS_KEY=$pki/$who.key SOVEREIGN_TLS_CA=$pki/ca.pem \
+    "$sovereign" "$@"
+}
+
+step "9. The US application reads the records through the keystore service"
+for id in u-1001 u-1002; do
+  printf '%s: ssn=%s\n' "$id" \
+    "$(printf '%s' "${stored[$id,ssn]}" | as us-app field decrypt --path /ssn --record-id "$id")"
+done
+
+step "10. The offshore engineer sees only ciphertext, and may still add data"
+for id in u-1001 u-1002; do
+  printf '%s: ssn (keep)   = %s\n' "$id" \
+    "$(printf '%s' "${stored[$id,ssn]}" | as cn-alice field decrypt --path /ssn --record-id "$id" --on-denied keep | cut -c1-40)…"
+  printf '%s: ssn (redact) = %s\n' "$id" \
+    "$(printf '%s' "${stored[$id,ssn]}" | as cn-alice field decrypt --path /ssn --record-id "$id" --on-denied redact)"
+done
+set +e
+printf 'default (--on-denied fail): '
+printf '%s' "${stored[u-1001,ssn]}" | as cn-alice field decrypt --path /ssn --record-id u-1001
+echo "(exit code $?)"
+set -e
+new_phone=$(printf '+1 555 0142' | as cn-alice field encrypt --key users --label phone --path /phone --record-id u-1004)
+echo "alice encrypted a new phone number (remotely; no key reached her): ${new_phone:0:40}…"
+printf 'and the US application reads it: %s\n' \
+  "$(printf '%s' "$new_phone" | as us-app field decrypt --path /phone --record-id u-1004)"
+
+step "11. Every lease, remote operation and denial was audited; the log verifies"
+grep -c '"outcome":"denied"' "$SOVEREIGN_KEYSTORE/audit.log" | sed 's/^/denied requests recorded: /'
+kill $serve_pid
+wait $serve_pid 2>/dev/null || true
+run "$sovereign" audit verify --keystore "$SOVEREIGN_KEYSTORE"
 echo
 echo "demo complete."

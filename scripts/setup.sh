@@ -9,6 +9,7 @@ packages=(
   libssl-dev libsqlite3-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   catch2 libbenchmark-dev
   python3 python3-cryptography           # the independent envelope reference implementation
+  libcpp-httplib-dev openssl             # the keystore service (HTTPS, mTLS) and the demo's PKI
 )
 
 missing=()
