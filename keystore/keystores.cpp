@@ -61,9 +61,10 @@ Result<std::vector<OpenedKeystore>> OpenKeystoreMapJson(std::string_view json_te
     if (!entry.is_object()) return MapError(source_name, where, "must be an object");
     for (const auto& [member, value] : entry.items()) {
       if (member != "dir" && member != "url" && member != "cert" && member != "key" && member != "ca") {
-        return MapError(source_name, fmt::format("{}.{}", where, member), "unknown member");
+        return MapError(source_name, where,
+                        fmt::format("unknown member \"{}\" (expected dir, or url, cert, key and ca)", member));
       }
-      if (!value.is_string()) return MapError(source_name, fmt::format("{}.{}", where, member), "must be a string");
+      if (!value.is_string()) return MapError(source_name, where, fmt::format("\"{}\" must be a string", member));
     }
     const bool has_dir = entry.contains("dir");
     const bool has_url = entry.contains("url");
