@@ -4,10 +4,16 @@
 
 #include <fmt/format.h>
 
+#include "sovereign/hardening.hpp"
 #include "tools/cli.hpp"
 
 int main(int argc, char** argv) {
   using namespace sovereign::cli;
+  // The tool handles field keys: keep them out of core dumps and debuggers.
+  if (const sovereign::Status hardened = sovereign::HardenProcess(); !hardened.ok()) {
+    fmt::print(stderr, "sovereign: {}\n", hardened.message());
+    return kExitError;
+  }
   CLI::App app{"Sovereign: field-level encryption with region-bound keys", "sovereign"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "sovereign 0.1.0");

@@ -3,6 +3,7 @@
 
 #include "sovereign/client.hpp"
 #include "sovereign/envelope.hpp"
+#include "sovereign/hardening.hpp"
 #include "sovereign/key_admin.hpp"
 #include "sovereign/key_source.hpp"
 #include "sovereign/keystore.hpp"
