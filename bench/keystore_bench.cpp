@@ -8,11 +8,9 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <memory>
 #include <optional>
 #include <span>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -22,68 +20,13 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/keystore_env.hpp"
+#include "bench/keystore_options.hpp"
 #include "bench/keystore_timing.hpp"
 
 namespace sovereign::bench {
 namespace {
 
 using Seconds = std::chrono::duration<double>;
-
-struct Options {
-  double lease_seconds = 3;
-  double other_seconds = 2;
-  std::vector<int> threads{1, 2, 4, 8};
-  std::vector<std::size_t> batches{1, 100, 1000};
-  bool disk = true;
-  bool tmpfs = true;
-  bool nodelay = true;
-  std::string tmpfs_base = "/dev/shm";
-  std::string phases = "fsync,embedded,health,leases,sdk,decrypt";
-  bool Has(std::string_view phase) const { return ("," + phases + ",").find(fmt::format(",{},", phase)) != std::string::npos; }
-};
-
-constexpr const char* kUsage = R"(usage: sovereign_keystore_bench [options]
-  --seconds=S          duration of each lease/health run (default 3)
-  --decrypt-seconds=S  duration of each other run (default 2)
-  --threads=1,2,4,8    client threads for the lease runs
-  --batches=1,100,1000 batch sizes for the decrypt runs (max 1000)
-  --store=both|disk|tmpfs  disk: $TMPDIR (durable); tmpfs: --tmpfs-dir (default both)
-  --tmpfs-dir=DIR      where the tmpfs keystore lives (default /dev/shm)
-  --phases=LIST        subset of fsync,embedded,health,leases,sdk,decrypt
-  --client-nodelay=0|1 TCP_NODELAY on the benchmark's own https clients (default 1)
-)";
-
-template <typename T>
-std::vector<T> ParseList(const std::string& text) {
-  std::vector<T> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) out.push_back(static_cast<T>(std::stoul(item)));
-  return out;
-}
-
-Options ParseOptions(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const auto eq = arg.find('=');
-    const std::string name = arg.substr(0, eq);
-    const std::string value = eq == std::string::npos ? "" : arg.substr(eq + 1);
-    if (name == "--seconds") o.lease_seconds = std::stod(value);
-    else if (name == "--decrypt-seconds") o.other_seconds = std::stod(value);
-    else if (name == "--threads") o.threads = ParseList<int>(value);
-    else if (name == "--batches") o.batches = ParseList<std::size_t>(value);
-    else if (name == "--store") { o.disk = value != "tmpfs"; o.tmpfs = value != "disk"; }
-    else if (name == "--tmpfs-dir") o.tmpfs_base = value;
-    else if (name == "--phases") o.phases = value;
-    else if (name == "--client-nodelay") o.nodelay = value != "0";
-    else {
-      std::fputs(kUsage, stderr);
-      std::exit(arg == "--help" ? 0 : 2);
-    }
-  }
-  return o;
-}
 
 // Row is one measured line: what ran, how, and what the server audited meanwhile.
 struct Row {
@@ -97,9 +40,7 @@ struct StoreResult {
   std::string label;  // "durable (ext4 /tmp)" or "tmpfs (/dev/shm)"
   std::vector<Row> rows;
   const Row* Find(std::string_view what, int threads, std::size_t batch = 0) const {
-    for (const auto& r : rows) {
-      if (r.what == what && r.stats.threads == threads && r.batch == batch) return &r;
-    }
+    for (const auto& r : rows) if (r.what == what && r.stats.threads == threads && r.batch == batch) return &r;
     return nullptr;
   }
 };
@@ -331,7 +272,7 @@ void PrintStoreSummary(const StoreResult& s, const Options& o) {
   }
 }
 
-void PrintComparison(const StoreResult& durable, const StoreResult& tmpfs, const Options& o) {
+void PrintComparison(const StoreResult& durable, const StoreResult& tmpfs) {
   fmt::print("\n-- what durability costs: durable vs tmpfs, same binary, same run --\n");
   fmt::print("{:<34} {:>3} {:>5} {:>12} {:>12} {:>8} {:>14}\n", "operation", "thr", "batch", "durable/s", "tmpfs/s",
              "tmpfs/d", "us/call extra");
@@ -343,7 +284,6 @@ void PrintComparison(const StoreResult& durable, const StoreResult& tmpfs, const
                d.batch == 0 ? std::string("-") : std::to_string(d.batch), d.batch ? d.stats.items_per_second() : dr,
                d.batch ? t->stats.items_per_second() : tr, tr / dr, 1e6 / dr - 1e6 / tr);
   }
-  (void)o;
 }
 
 void PrintTargets(const StoreResult& s, const Options& o) {
@@ -387,7 +327,7 @@ int Main(int argc, char** argv) {
   fmt::print("\n================ summary (informational; nothing is gated on timings) ================\n");
   if (durable) PrintStoreSummary(*durable, options);
   if (tmpfs) PrintStoreSummary(*tmpfs, options);
-  if (durable && tmpfs) PrintComparison(*durable, *tmpfs, options);
+  if (durable && tmpfs) PrintComparison(*durable, *tmpfs);
   fmt::print("\n");
   if (durable) PrintTargets(*durable, options);
   if (tmpfs) PrintTargets(*tmpfs, options);
