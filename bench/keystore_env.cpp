@@ -124,6 +124,9 @@ std::unique_ptr<BenchClient> KeystoreEnv::AppClient(bool tcp_nodelay) const {
 }
 
 std::uint64_t KeystoreEnv::AuditWrites() {
+  // A fresh connection each time: the server closes keep-alive connections
+  // idle for 5 s (httplib's default), longer than a run, and httplib does not retry.
+  probe_ = std::make_unique<test::HttpsClient>(server_->port(), pki_.ca(), pki_.us_app());
   const auto r = probe_->Get("/metrics");
   if (r.status != 200) throw std::runtime_error("GET /metrics -> " + std::to_string(r.status) + r.transport_error);
   static constexpr std::string_view kName = "sovereign_audit_writes_total{outcome=\"ok\"} ";
