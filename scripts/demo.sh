@@ -122,7 +122,7 @@ cat >"$work/keystore.json" <<JSON
 JSON
 "$sovereign" serve --config "$work/keystore.json" >"$work/serve.out" 2>"$work/serve.err" &
 serve_pid=$!
-trap 'kill $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $serve_pid 2>/dev/null || true; wait $serve_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do grep -q '^listening on ' "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/^listening on //p' "$work/serve.out")
 [[ -n $url ]] || { cat "$work/serve.err"; exit 1; }
