@@ -270,6 +270,7 @@ class RemoteKeystoreImpl final : public RemoteKeystore {
     client->set_ca_cert_path(options_.tls_ca.c_str());
     client->enable_server_certificate_verification(true);
     client->set_keep_alive(true);
+    client->set_tcp_nodelay(true);  // small requests: never wait for a delayed ACK
     const auto seconds = static_cast<time_t>(options_.timeout.count());
     client->set_connection_timeout(seconds);
     client->set_read_timeout(seconds);
@@ -288,10 +289,23 @@ class RemoteKeystoreImpl final : public RemoteKeystore {
         pool_.pop_back();
       }
     }
+    const bool reused = client != nullptr;
     if (!client) client = NewConnection();
     const std::string payload = body ? body->dump() : std::string();
-    httplib::Result res = method == "GET" ? client->Get(path.c_str())
-                                          : client->Post(path.c_str(), payload, "application/json");
+    auto send = [&] {
+      return method == "GET" ? client->Get(path.c_str()) : client->Post(path.c_str(), payload, "application/json");
+    };
+    httplib::Result res = send();
+    // A pooled connection the keystore closed while idle fails at once. A
+    // write failure means the request never left; a read failure may follow a
+    // request the keystore did act on, so only requests without side effects
+    // beyond their audit record (not key creation or rotation) are resent.
+    const bool repeatable = method == "GET" || !path.starts_with("/v1/keys");
+    if (!res && reused &&
+        (res.error() == httplib::Error::Write || (res.error() == httplib::Error::Read && repeatable))) {
+      client = NewConnection();
+      res = send();
+    }
     if (!res) {
       return Status(ErrorCode::kKeystoreUnavailable,
                     fmt::format("cannot reach keystore {}: {}", url(), httplib::to_string(res.error())));
