@@ -26,6 +26,14 @@ std::unique_ptr<HttpsClient> ServiceFixture::Client(const std::string& region,
   return std::make_unique<HttpsClient>(server(region).port(), pki_->ca(), identity);
 }
 
+std::shared_ptr<RemoteKeystore> ServiceFixture::Keystore(const std::string& region, const CertFiles& identity) {
+  auto keystore = RemoteKeystore::Connect(
+      {server(region).Url(), identity.cert.string(), identity.key.string(), pki_->ca().string()});
+  INFO(keystore.status().ToString());
+  REQUIRE(keystore.ok());
+  return std::move(keystore).value();
+}
+
 std::vector<std::string> ServiceFixture::Remote(const std::string& region, const CertFiles& identity) {
   return {"--keystore", server(region).Url(),  "--tls-cert", identity.cert.string(),
           "--tls-key",  identity.key.string(), "--tls-ca",   pki_->ca().string()};

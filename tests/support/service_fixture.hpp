@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sovereign/remote_keystore.hpp"
 #include "tests/support/https_client.hpp"
 #include "tests/support/pki.hpp"
 #include "tests/support/server_process.hpp"
@@ -39,6 +40,9 @@ class ServiceFixture {
 
   // Client connects to the region's server as `identity` (nullopt: no client certificate).
   std::unique_ptr<HttpsClient> Client(const std::string& region, const std::optional<CertFiles>& identity);
+
+  // Keystore connects the SDK's RemoteKeystore to the region's server as `identity`.
+  std::shared_ptr<RemoteKeystore> Keystore(const std::string& region, const CertFiles& identity);
 
   // Remote is the CLI options that reach the region's server as `identity`.
   std::vector<std::string> Remote(const std::string& region, const CertFiles& identity);
