@@ -10,6 +10,7 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWit
   -DSOVEREIGN_BUILD_TESTS=OFF -DSOVEREIGN_BUILD_TOOLS=OFF -DSOVEREIGN_BUILD_BENCH=OFF \
   -DSOVEREIGN_BUILD_EXAMPLES=OFF -DSOVEREIGN_INSTALL=OFF
 cmake --build build-fuzz -j "$(nproc)" --target envelope_fuzz
+export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizers/lsan.supp  # see that file
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 cp fuzz/corpus/* "$corpus"/

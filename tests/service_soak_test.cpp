@@ -98,7 +98,14 @@ TEST_CASE("service: 32 keep-alive clients lease and batch-decrypt with zero erro
   CHECK(errors.load() == 0);
   CHECK(requests.load() > requests_warm);
   REQUIRE(rss_warm > 0);
+#if defined(__SANITIZE_ADDRESS__)
+  // Under AddressSanitizer freed memory sits in ASan's quarantine (up to
+  // 256 MiB), so RSS measures the sanitizer, not the server: leaks are
+  // LeakSanitizer's job there. The release run checks memory stays flat.
+  WARN("RSS check skipped under AddressSanitizer");
+#else
   CHECK(rss_end <= rss_warm + rss_warm / 2);
+#endif
   CHECK(server.Running());
   WARN("soak: " << requests.load() << " requests in " << (warmup + duration).count() << " ms, RSS " << rss_warm
                 << " -> " << rss_end << " KiB");
