@@ -19,15 +19,12 @@ namespace {
 struct AesCiphers {
   EVP_CIPHER* gcm[3];
   EVP_CIPHER* ctr[3];
-  EVP_CIPHER* ecb[3];
   AesCiphers() {
     static constexpr const char* kGcm[] = {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM"};
     static constexpr const char* kCtr[] = {"AES-128-CTR", "AES-192-CTR", "AES-256-CTR"};
-    static constexpr const char* kEcb[] = {"AES-128-ECB", "AES-192-ECB", "AES-256-ECB"};
     for (int i = 0; i < 3; ++i) {
       gcm[i] = EVP_CIPHER_fetch(nullptr, kGcm[i], nullptr);
       ctr[i] = EVP_CIPHER_fetch(nullptr, kCtr[i], nullptr);
-      ecb[i] = EVP_CIPHER_fetch(nullptr, kEcb[i], nullptr);
     }
   }
 };
@@ -45,7 +42,6 @@ const EVP_CIPHER* AesCipher(std::size_t key_size, std::string_view mode) {
   }
   if (mode == "GCM") return ciphers.gcm[index];
   if (mode == "CTR") return ciphers.ctr[index];
-  if (mode == "ECB") return ciphers.ecb[index];
   return nullptr;
 }
 

@@ -27,7 +27,7 @@ Status OpenSslError(std::string_view operation);
 Status InvalidCiphertext();
 
 // AesCipher returns the cached EVP cipher "AES-<bits>-<mode>" for a 16-, 24-
-// or 32-byte key, or nullptr for any other size. `mode` is "GCM", "CTR" or "ECB".
+// or 32-byte key, or nullptr for any other size. `mode` is "GCM" or "CTR".
 const EVP_CIPHER* AesCipher(std::size_t key_size, std::string_view mode);
 
 // ToInt converts a size for an OpenSSL length argument; sizes above INT_MAX
