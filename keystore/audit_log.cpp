@@ -34,10 +34,11 @@ Status Unavailable(const std::filesystem::path& path, std::string_view what) {
                 fmt::format("audit log {}: {}; refusing to proceed without an audit record", path.string(), what));
 }
 
-// Tail is the last complete line of the log and where it ends.
+// Tail is the last complete lines of the log (oldest first, at most
+// kMaxAppendEntries + 1 of them) and where the last one ends.
 struct Tail {
-  std::string line;   // empty when the log holds no complete line
-  off_t end = 0;      // offset just past the line's '\n'
+  std::vector<std::string> lines;  // empty when the log holds no complete line
+  off_t end = 0;                   // offset just past the last line's '\n'
 };
 
 Result<Tail> ReadTail(int fd, off_t size, const std::filesystem::path& path) {
@@ -57,15 +58,67 @@ Result<Tail> ReadTail(int fd, off_t size, const std::filesystem::path& path) {
     if (start != 0) return Unavailable(path, "last line is longer than 64 KiB");
     return tail;  // only an incomplete first line
   }
-  const std::size_t begin = buf.rfind('\n', last_nl == 0 ? std::string::npos : last_nl - 1);
-  if (begin == std::string::npos && start != 0) return Unavailable(path, "last line is longer than 64 KiB");
-  const std::size_t line_start = begin == std::string::npos ? 0 : begin + 1;
-  if (last_nl == 0) {
-    return Unavailable(path, "contains an empty line");
-  }
-  tail.line = buf.substr(line_start, last_nl - line_start);
   tail.end = start + static_cast<off_t>(last_nl + 1);
+  // Walk back line by line; a line is complete only if the window holds its start.
+  std::size_t line_end = last_nl;
+  while (tail.lines.size() <= kMaxAppendEntries) {
+    const std::size_t begin = line_end == 0 ? std::string::npos : buf.rfind('\n', line_end - 1);
+    if (begin == std::string::npos && start != 0) break;  // starts before the window
+    const std::size_t line_start = begin == std::string::npos ? 0 : begin + 1;
+    if (line_start == line_end) {
+      if (tail.lines.empty()) return Unavailable(path, "contains an empty line");
+      break;  // only the last line matters unless entries past the head must be checked
+    }
+    tail.lines.insert(tail.lines.begin(), buf.substr(line_start, line_end - line_start));
+    if (begin == std::string::npos) break;
+    line_end = begin;
+  }
+  if (tail.lines.empty()) return Unavailable(path, "last line is longer than 64 KiB");
   return tail;
+}
+
+// Reconcile checks the log's last entries against the catalog head (see the
+// header) and returns the log's last entry, which the next one chains to.
+Result<AuditHead> Reconcile(const Tail& tail, const AuditHead& head, internal::HmacSha256& mac,
+                            const std::filesystem::path& path) {
+  if (tail.lines.empty()) {
+    if (head.seq == 0) return AuditHead{0, kGenesisHash};
+    return Unavailable(path, fmt::format("log has no complete entry but the catalog's audit head is at seq {}; "
+                                         "run `sovereign audit verify`",
+                                         head.seq));
+  }
+  // The last entry is the head, or up to one append's entries past it that a
+  // crash kept from being committed: each must verify and chain, the first to the head.
+  Result<AuditHead> last = [&]() -> Result<AuditHead> {
+    auto parsed = ParseEntry(tail.lines.back(), mac);
+    if (!parsed.ok() || !parsed->mac_ok) {
+      return Unavailable(path, "last entry does not verify; run `sovereign audit verify`");
+    }
+    auto hash = Sha256Hex(tail.lines.back());
+    if (!hash.ok()) return hash.status();
+    return AuditHead{parsed->seq, std::move(hash).value()};
+  }();
+  if (!last.ok()) return last.status();
+  if (last->seq == head.seq && last->hash == head.hash) return last;
+  const std::uint64_t ahead = last->seq > head.seq ? last->seq - head.seq : 0;
+  if (ahead != 0 && ahead <= kMaxAppendEntries && ahead <= tail.lines.size()) {
+    bool chained = true;
+    std::string prev = head.hash;
+    for (std::size_t i = tail.lines.size() - ahead; i < tail.lines.size() && chained; ++i) {
+      auto parsed = ParseEntry(tail.lines[i], mac);
+      if (!parsed.ok() || !parsed->mac_ok) {
+        return Unavailable(path, "an entry at the end does not verify; run `sovereign audit verify`");
+      }
+      chained = parsed->seq == head.seq + 1 + (i - (tail.lines.size() - ahead)) && parsed->prev == prev;
+      auto hash = Sha256Hex(tail.lines[i]);
+      if (!hash.ok()) return hash.status();
+      prev = std::move(hash).value();
+    }
+    if (chained) return last;
+  }
+  return Unavailable(path, fmt::format("log ends at seq {} but the catalog's audit head is at seq {}; run "
+                                       "`sovereign audit verify`",
+                                       last->seq, head.seq));
 }
 
 }  // namespace
@@ -85,6 +138,14 @@ Result<AuditLog> AuditLog::New(std::filesystem::path path, const SecretBytes& au
 }
 
 Status AuditLog::Append(Catalog& catalog, const AuditEvent& event, TimePoint now) {
+  return AppendMany(catalog, std::span<const AuditEvent>(&event, 1), now);
+}
+
+Status AuditLog::AppendMany(Catalog& catalog, std::span<const AuditEvent> events, TimePoint now) {
+  if (events.empty()) return OkStatus();
+  if (events.size() > kMaxAppendEntries) {
+    return Status(ErrorCode::kInternal, fmt::format("audit log: at most {} entries per append", kMaxAppendEntries));
+  }
   auto head = catalog.ReadAuditHead();
   if (!head.ok()) return head.status();
 
@@ -99,68 +160,54 @@ Status AuditLog::Append(Catalog& catalog, const AuditEvent& event, TimePoint now
   auto tail = ReadTail(fd.get(), st.st_size, path_);
   if (!tail.ok()) return tail.status();
   off_t size = st.st_size;
-
-  // Reconcile the log's last entry with the catalog head (see header).
-  AuditHead last{0, kGenesisHash};
-  if (!tail->line.empty()) {
-    auto parsed = ParseEntry(tail->line, mac_);
-    auto hash = Sha256Hex(tail->line);
-    if (!hash.ok()) return hash.status();
-    if (!parsed.ok() || !parsed->mac_ok) {
-      return Unavailable(path_, "last entry does not verify; run `sovereign audit verify`");
-    }
-    last = AuditHead{parsed->seq, *hash};
-    const bool at_head = last.seq == head->seq && last.hash == head->hash;
-    const bool one_ahead = last.seq == head->seq + 1 && parsed->prev == head->hash;
-    if (!at_head && !one_ahead) {
-      return Unavailable(path_, fmt::format("log ends at seq {} but the catalog's audit head is at seq {}; run "
-                                            "`sovereign audit verify`",
-                                            last.seq, head->seq));
-    }
-  } else if (head->seq != 0) {
-    return Unavailable(path_, fmt::format("log has no complete entry but the catalog's audit head is at seq {}; "
-                                          "run `sovereign audit verify`",
-                                          head->seq));
-  }
+  auto reconciled = Reconcile(*tail, *head, mac_, path_);
+  if (!reconciled.ok()) return reconciled.status();
+  AuditHead last = std::move(reconciled).value();
   if (tail->end != size) {
     // An incomplete last line: an append interrupted by a crash, after the
-    // entry we just reconciled. It was never acknowledged; cut it off.
+    // entries we just reconciled. It was never acknowledged; cut it off.
     if (::ftruncate(fd.get(), tail->end) != 0 || ::fsync(fd.get()) != 0) {
       return Unavailable(path_, fmt::format("cannot remove an incomplete last line: {}", ErrnoText(errno)));
     }
     size = tail->end;
   }
 
-  Json entry = Json::object();
-  entry["seq"] = last.seq + 1;
-  entry["prev"] = last.hash;
-  entry["time"] = Rfc3339(now);
-  entry["principal"] = event.principal.empty() ? principal_ : event.principal;
-  entry["op"] = event.op;
-  entry["region"] = region_;
-  entry["outcome"] = event.outcome;
-  if (!event.reason.empty()) entry["reason"] = event.reason;
-  if (!event.key.empty()) entry["key"] = event.key;
-  if (event.key_id) entry["key_id"] = *event.key_id;
-  if (!event.versions.empty()) entry["versions"] = event.versions;
-  if (!event.labels.empty()) entry["labels"] = event.labels;
-  if (event.mode) entry["mode"] = std::string(ModeName(*event.mode));
-  if (!event.counts.is_null()) entry["counts"] = event.counts;
-  auto line = SealEntry(std::move(entry), mac_);
-  if (!line.ok()) return line.status();
-  auto hash = Sha256Hex(*line);
-  if (!hash.ok()) return hash.status();
-  line->push_back('\n');
+  std::string lines;
+  for (const AuditEvent& event : events) {
+    Json entry = Json::object();
+    entry["seq"] = last.seq + 1;
+    entry["prev"] = last.hash;
+    entry["time"] = Rfc3339(now);
+    entry["principal"] = event.principal.empty() ? principal_ : event.principal;
+    entry["op"] = event.op;
+    entry["region"] = region_;
+    entry["outcome"] = event.outcome;
+    if (!event.reason.empty()) entry["reason"] = event.reason;
+    if (!event.key.empty()) entry["key"] = event.key;
+    if (event.key_id) entry["key_id"] = *event.key_id;
+    if (!event.versions.empty()) entry["versions"] = event.versions;
+    if (!event.labels.empty()) entry["labels"] = event.labels;
+    if (event.mode) entry["mode"] = std::string(ModeName(*event.mode));
+    if (!event.counts.is_null()) entry["counts"] = event.counts;
+    auto line = SealEntry(std::move(entry), mac_);
+    if (!line.ok()) return line.status();
+    auto hash = Sha256Hex(*line);
+    if (!hash.ok()) return hash.status();
+    lines += *line;
+    lines.push_back('\n');
+    last = AuditHead{last.seq + 1, std::move(hash).value()};
+  }
 
-  const auto* bytes = reinterpret_cast<const std::uint8_t*>(line->data());
-  int err = WriteAll(fd.get(), {bytes, line->size()});
+  // One write and one fsync for every entry: all of them are durable before the head moves.
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(lines.data());
+  int err = WriteAll(fd.get(), {bytes, lines.size()});
   if (err == 0 && ::fsync(fd.get()) != 0) err = errno;
   if (err != 0) {
     // Leave no partial line behind: the next append must find the log as it was.
     if (::ftruncate(fd.get(), size) == 0) (void)::fsync(fd.get());
     return Unavailable(path_, fmt::format("cannot append: {}", ErrnoText(err)));
   }
-  return catalog.WriteAuditHead(AuditHead{last.seq + 1, *hash});
+  return catalog.WriteAuditHead(last);
 }
 
 }  // namespace sovereign::keystore_internal

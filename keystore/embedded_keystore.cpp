@@ -2,9 +2,14 @@
 // catalog, the root key and the audit log of one keystore directory.
 #include <limits>
 #include <mutex>
+#include <optional>
+#include <span>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "keystore/internal/field_key_issue.hpp"
+#include "keystore/internal/issue_queue.hpp"
 #include "keystore/internal/keystore_dir.hpp"
 #include "keystore/internal/service_keystore.hpp"
 #include "keystore/internal/wrap.hpp"
@@ -29,8 +34,10 @@ bool IsKnownMode(Mode mode) {
 
 // Thread safety: one mutex serialises every use of the SQLite connection and
 // of the audit log's MAC context; BEGIN IMMEDIATE serialises writers across
-// processes. Security: the root and audit keys live in SecretBytes for the
-// object's lifetime; version secrets are unwrapped per request and wiped.
+// processes. Field key issues are group-committed (IssueQueue): concurrent
+// requests share one transaction, one audit fsync and one commit. Security:
+// the root and audit keys live in SecretBytes for the object's lifetime;
+// version secrets are unwrapped per request and wiped.
 //
 // The ServiceKeystore methods take the acting principal per call; the
 // EmbeddedKeystore ones act as options.principal.
@@ -131,55 +138,27 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
     SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(key_name));
     SOVEREIGN_RETURN_IF_ERROR(ValidateLabel(label));
     if (!IsKnownMode(mode)) return Status(ErrorCode::kInvalidArgument, "unknown mode");
-    std::lock_guard lock(mu_);
-    const auto now = std::chrono::system_clock::now();
-    auto tx = Transaction::BeginImmediate(catalog().db());
-    if (!tx.ok()) return tx.status();
-    AuditEvent event = Event(principal, op, key_name);
-    event.labels = {std::string(label)};
-    event.mode = mode;
-    auto key = catalog().FindKey(key_name);
-    if (!key.ok()) return key.status();
-    if (!*key) return Refuse(*tx, event, now, KeyNotFound(key_name));
-    auto label_id = catalog().FindLabelId(label);
-    if (!label_id.ok()) return label_id.status();
-    if (!*label_id) {
-      // Labels get region-wide ids on first use; the id is what envelopes carry.
-      auto inserted = catalog().InsertLabel(label, now);
-      if (!inserted.ok()) return inserted.status();
-      *label_id = *inserted;
-    }
-    return Issue(*tx, event, now, **key, (*key)->primary_version, mode, std::string(label), **label_id);
+    IssueRequest request;
+    request.principal = principal;
+    request.op = op;
+    request.key_name = key_name;
+    request.label = label;
+    request.mode = mode;
+    return issues_.Submit(request, [this](std::span<IssueRequest* const> group) { RunIssueGroup(group); });
   }
 
   Result<FieldKeyMaterial> FieldKeyAs(std::string_view principal, std::string_view op, std::uint32_t key_id,
                                       std::uint32_t version, Mode mode, std::uint32_t label_id) override {
     if (!IsKnownMode(mode)) return Status(ErrorCode::kInvalidArgument, "unknown mode");
-    std::lock_guard lock(mu_);
-    const auto now = std::chrono::system_clock::now();
-    auto tx = Transaction::BeginImmediate(catalog().db());
-    if (!tx.ok()) return tx.status();
-    AuditEvent event = Event(principal, op, "");
-    event.key_id = key_id;
-    event.versions = {version};
-    event.mode = mode;
-    auto key = catalog().FindKey(key_id);
-    if (!key.ok()) return key.status();
-    if (!*key) {
-      return Refuse(*tx, event, now,
-                    Status(ErrorCode::kKeyNotFound,
-                           fmt::format("key id {} not found in region '{}'", key_id, region())));
-    }
-    event.key = (*key)->name;
-    auto label = catalog().FindLabelName(label_id);
-    if (!label.ok()) return label.status();
-    if (!*label) {
-      return Refuse(*tx, event, now,
-                    Status(ErrorCode::kKeyNotFound,
-                           fmt::format("label id {} not found in region '{}'", label_id, region())));
-    }
-    event.labels = {**label};
-    return Issue(*tx, event, now, **key, version, mode, std::move(*label).value(), label_id);
+    IssueRequest request;
+    request.principal = principal;
+    request.op = op;
+    request.by_name = false;
+    request.key_id = key_id;
+    request.version = version;
+    request.label_id = label_id;
+    request.mode = mode;
+    return issues_.Submit(request, [this](std::span<IssueRequest* const> group) { RunIssueGroup(group); });
   }
 
   Status Record(std::string_view principal, const AuditEvent& event) override {
@@ -282,47 +261,46 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
     return info;
   }
 
-  // Issue unwraps `version` of `key`, derives the field key and audits the
-  // issue; the key is returned only once the audit record is durable and the
-  // transaction (which may register the label) has committed.
-  Result<FieldKeyMaterial> Issue(Transaction& tx, AuditEvent event, TimePoint now, const KeyRow& key,
-                                 std::uint32_t version, Mode mode, std::string label, std::uint32_t label_id) {
-    event.key_id = key.id;
-    event.versions = {version};
-    auto row = catalog().FindVersion(key.id, version);
-    if (!row.ok()) return row.status();
-    if (!*row) {
-      return Refuse(tx, event, now,
-                    Status(ErrorCode::kKeyNotFound, fmt::format("key '{}' has no version {}", key.name, version)));
+  // RunIssueGroup issues every request of `group` in one BEGIN IMMEDIATE
+  // transaction, records all their audit events with one append (one fsync)
+  // and commits once; only then does any request get its key. If the append
+  // or the commit fails, every request that was to be recorded fails with
+  // that error (fail closed) and no key leaves.
+  void RunIssueGroup(std::span<IssueRequest* const> group) {
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::system_clock::now();
+    const auto fail_all = [&](const Status& error) {
+      for (IssueRequest* r : group) r->result = error;
+    };
+    auto tx = Transaction::BeginImmediate(catalog().db());
+    if (!tx.ok()) return fail_all(tx.status());
+    std::vector<PreparedIssue> prepared;
+    std::vector<AuditEvent> events;
+    prepared.reserve(group.size());
+    for (IssueRequest* r : group) {
+      // A savepoint per request: an error undoes only that request's changes.
+      if (Status s = catalog().db().Exec("SAVEPOINT issue"); !s.ok()) return fail_all(s);
+      prepared.push_back(PrepareIssue(files_, *r, now, options_.field_key_ttl));
+      Status s = prepared.back().event ? OkStatus() : catalog().db().Exec("ROLLBACK TO issue");
+      if (s.ok()) s = catalog().db().Exec("RELEASE issue");
+      if (!s.ok()) return fail_all(s);
+      if (prepared.back().event) events.push_back(*prepared.back().event);
     }
-    KeyVersionState state = (*row)->state;
-    if (version < key.min_decrypt_version && state != KeyVersionState::kDestroyed) state = KeyVersionState::kRetired;
-    if (state != KeyVersionState::kEnabled || !(*row)->wrapped) {
-      return Refuse(tx, event, now,
-                    Status(ErrorCode::kKeyVersionUnusable,
-                           fmt::format("key '{}' version {} is {}", key.name, version, KeyVersionStateName(state))));
+    Status recorded = audit_.AppendMany(catalog(), events, now);
+    if (recorded.ok() && !events.empty()) recorded = tx->Commit();
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      PreparedIssue& p = prepared[i];
+      if (p.event && !recorded.ok()) {
+        group[i]->result = recorded;
+      } else if (p.key) {
+        group[i]->result = std::move(*p.key);
+      } else {
+        group[i]->result = p.status;
+      }
     }
-    auto secret = UnwrapSecret(files_.root_key, KeyVersionAssociatedData(region(), key.id, version), *(*row)->wrapped,
-                               fmt::format("key '{}' version {}", key.name, version));
-    if (!secret.ok()) return Refuse(tx, event, now, secret.status());
-    auto field_key = internal::DeriveFieldKey(*secret, mode, label);
-    if (!field_key.ok()) return field_key.status();
-    SOVEREIGN_RETURN_IF_ERROR(audit_.Append(catalog(), event, now));
-    SOVEREIGN_RETURN_IF_ERROR(tx.Commit());
-
-    FieldKeyMaterial out;
-    out.region = region();
-    out.key_name = key.name;
-    out.key_id = key.id;
-    out.version = version;
-    out.mode = mode;
-    out.label = std::move(label);
-    out.label_id = label_id;
-    out.key = std::move(field_key).value();
-    out.expires_at = now + options_.field_key_ttl;
-    return out;
   }
 
+  IssueQueue issues_;
   std::mutex mu_;
   KeystoreFiles files_;
   EmbeddedKeystoreOptions options_;

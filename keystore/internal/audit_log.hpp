@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ namespace sovereign::keystore_internal {
 
 inline constexpr char kAuditLogFileName[] = "audit.log";
 inline constexpr std::size_t kAuditKeySize = 32;
+// The most entries one append may write (a group commit of issues): a crash
+// can leave the log at most this many entries ahead of the catalog head.
+inline constexpr std::size_t kMaxAppendEntries = 64;
 
 // AuditEvent is what an operation records; empty/unset fields are omitted.
 struct AuditEvent {
@@ -63,12 +67,18 @@ class AuditLog {
   // head in `catalog`. The caller must hold a BEGIN IMMEDIATE transaction on
   // `catalog` (this serialises appenders across threads and processes) and
   // commit it after Append returns ok; the log line is durable before the
-  // head moves, so a crash can leave the log at most one entry ahead of the
-  // head — never behind. Append adopts such an entry (valid MAC, chained to
-  // the head) and cuts off an incomplete last line left by a crash; any other
-  // mismatch between log and head fails closed. Every failure is
-  // kKeystoreUnavailable and leaves the file as it was.
+  // head moves, so a crash can leave the log at most one append's entries
+  // ahead of the head — never behind. Append adopts such entries (valid MACs,
+  // chained to the head) and cuts off an incomplete last line left by a
+  // crash; any other mismatch between log and head fails closed. Every
+  // failure is kKeystoreUnavailable and leaves the file as it was.
   Status Append(Catalog& catalog, const AuditEvent& event, TimePoint now);
+
+  // AppendMany is Append for up to kMaxAppendEntries events (a group commit):
+  // the tail is reconciled once, every line is written with one write and
+  // one fsync, and the head moves to the last. All or nothing: on failure no
+  // line stays in the file.
+  Status AppendMany(Catalog& catalog, std::span<const AuditEvent> events, TimePoint now);
 
   const std::filesystem::path& path() const noexcept { return path_; }
 

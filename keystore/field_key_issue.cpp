@@ -1,0 +1,126 @@
+// The catalog work of one field key request of an issue group (see the header).
+#include "keystore/internal/field_key_issue.hpp"
+
+#include <string>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "keystore/internal/wrap.hpp"
+#include "sdk/internal/hmac_sha256.hpp"
+
+namespace sovereign::keystore_internal {
+namespace {
+
+struct Ctx {
+  KeystoreFiles& files;
+  std::chrono::seconds ttl;
+};
+
+AuditEvent Event(std::string_view principal, std::string_view op, std::string_view key) {
+  AuditEvent event;
+  event.principal = std::string(principal);
+  event.op = std::string(op);
+  event.key = std::string(key);
+  return event;
+}
+
+PreparedIssue Refused(AuditEvent event, Status why) {
+  event.outcome = "error";
+  event.reason = std::string(ErrorCodeName(why.code()));
+  return PreparedIssue{std::move(event), std::move(why), std::nullopt};
+}
+
+PreparedIssue Failed(Status error) { return PreparedIssue{std::nullopt, std::move(error), std::nullopt}; }
+
+// Prepare unwraps `version` of `key` and derives the field key; the caller
+// returns it only once the audit record is durable and the transaction
+// (which may register the label) has committed.
+PreparedIssue Prepare(Ctx& c, AuditEvent event, TimePoint now, const KeyRow& key, std::uint32_t version, Mode mode,
+                      std::string label, std::uint32_t label_id) {
+  event.key_id = key.id;
+  event.versions = {version};
+  auto row = c.files.catalog.FindVersion(key.id, version);
+  if (!row.ok()) return Failed(row.status());
+  if (!*row) {
+    return Refused(std::move(event), Status(ErrorCode::kKeyNotFound,
+                                            fmt::format("key '{}' has no version {}", key.name, version)));
+  }
+  KeyVersionState state = (*row)->state;
+  if (version < key.min_decrypt_version && state != KeyVersionState::kDestroyed) state = KeyVersionState::kRetired;
+  if (state != KeyVersionState::kEnabled || !(*row)->wrapped) {
+    return Refused(std::move(event),
+                   Status(ErrorCode::kKeyVersionUnusable,
+                          fmt::format("key '{}' version {} is {}", key.name, version, KeyVersionStateName(state))));
+  }
+  auto secret = UnwrapSecret(c.files.root_key, KeyVersionAssociatedData(c.files.region, key.id, version),
+                             *(*row)->wrapped, fmt::format("key '{}' version {}", key.name, version));
+  if (!secret.ok()) return Refused(std::move(event), secret.status());
+  auto field_key = internal::DeriveFieldKey(*secret, mode, label);
+  if (!field_key.ok()) return Failed(field_key.status());
+
+  FieldKeyMaterial out;
+  out.region = c.files.region;
+  out.key_name = key.name;
+  out.key_id = key.id;
+  out.version = version;
+  out.mode = mode;
+  out.label = std::move(label);
+  out.label_id = label_id;
+  out.key = std::move(field_key).value();
+  out.expires_at = now + c.ttl;
+  return PreparedIssue{std::move(event), OkStatus(), std::move(out)};
+}
+
+PreparedIssue PrepareByName(Ctx& c, const IssueRequest& r, TimePoint now) {
+  AuditEvent event = Event(r.principal, r.op, r.key_name);
+  event.labels = {std::string(r.label)};
+  event.mode = r.mode;
+  auto key = c.files.catalog.FindKey(r.key_name);
+  if (!key.ok()) return Failed(key.status());
+  if (!*key) {
+    return Refused(std::move(event), Status(ErrorCode::kKeyNotFound, fmt::format("key '{}' not found in region '{}'",
+                                                                                r.key_name, c.files.region)));
+  }
+  auto label_id = c.files.catalog.FindLabelId(r.label);
+  if (!label_id.ok()) return Failed(label_id.status());
+  if (!*label_id) {
+    // Labels get region-wide ids on first use; the id is what envelopes carry.
+    auto inserted = c.files.catalog.InsertLabel(r.label, now);
+    if (!inserted.ok()) return Failed(inserted.status());
+    *label_id = *inserted;
+  }
+  return Prepare(c, std::move(event), now, **key, (*key)->primary_version, r.mode, std::string(r.label), **label_id);
+}
+
+PreparedIssue PrepareById(Ctx& c, const IssueRequest& r, TimePoint now) {
+  AuditEvent event = Event(r.principal, r.op, "");
+  event.key_id = r.key_id;
+  event.versions = {r.version};
+  event.mode = r.mode;
+  auto key = c.files.catalog.FindKey(r.key_id);
+  if (!key.ok()) return Failed(key.status());
+  if (!*key) {
+    return Refused(std::move(event), Status(ErrorCode::kKeyNotFound, fmt::format("key id {} not found in region '{}'",
+                                                                                r.key_id, c.files.region)));
+  }
+  event.key = (*key)->name;
+  auto label = c.files.catalog.FindLabelName(r.label_id);
+  if (!label.ok()) return Failed(label.status());
+  if (!*label) {
+    return Refused(std::move(event), Status(ErrorCode::kKeyNotFound, fmt::format("label id {} not found in region '{}'",
+                                                                                r.label_id, c.files.region)));
+  }
+  event.labels = {**label};
+  return Prepare(c, std::move(event), now, **key, r.version, r.mode, std::move(*label).value(), r.label_id);
+}
+
+}  // namespace
+
+PreparedIssue PrepareIssue(KeystoreFiles& files, const IssueRequest& request, TimePoint now,
+                           std::chrono::seconds ttl) {
+  Ctx c{files, ttl};
+  return request.by_name ? PrepareByName(c, request, now) : PrepareById(c, request, now);
+}
+
+}  // namespace sovereign::keystore_internal
