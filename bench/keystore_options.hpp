@@ -15,7 +15,7 @@ namespace sovereign::bench {
 struct Options {
   double lease_seconds = 3;
   double other_seconds = 2;
-  std::vector<int> threads{1, 2, 4, 8};
+  std::vector<int> threads{1, 4, 16, 32};
   std::vector<std::size_t> batches{1, 100, 1000};
   bool disk = true;
   bool tmpfs = true;
@@ -28,7 +28,7 @@ struct Options {
 inline constexpr const char* kUsage = R"(usage: sovereign_keystore_bench [options]
   --seconds=S          duration of each lease/health run (default 3)
   --decrypt-seconds=S  duration of each other run (default 2)
-  --threads=1,2,4,8    client threads for the lease runs
+  --threads=1,4,16,32  client threads for the lease runs
   --batches=1,100,1000 batch sizes for the decrypt runs (max 1000)
   --store=both|disk|tmpfs  disk: $TMPDIR (durable); tmpfs: --tmpfs-dir (default both)
   --tmpfs-dir=DIR      where the tmpfs keystore lives (default /dev/shm)

@@ -157,22 +157,30 @@ Status AuditLog::AppendMany(Catalog& catalog, std::span<const AuditEvent> events
   if (::fstat(fd.get(), &st) != 0) return Unavailable(path_, fmt::format("cannot stat: {}", ErrnoText(errno)));
   if (!S_ISREG(st.st_mode)) return Unavailable(path_, "is not a regular file");
 
-  auto tail = ReadTail(fd.get(), st.st_size, path_);
-  if (!tail.ok()) return tail.status();
   off_t size = st.st_size;
-  auto reconciled = Reconcile(*tail, *head, mac_, path_);
-  if (!reconciled.ok()) return reconciled.status();
-  AuditHead last = std::move(reconciled).value();
-  if (tail->end != size) {
-    // An incomplete last line: an append interrupted by a crash, after the
-    // entries we just reconciled. It was never acknowledged; cut it off.
-    if (::ftruncate(fd.get(), tail->end) != 0 || ::fsync(fd.get()) != 0) {
-      return Unavailable(path_, fmt::format("cannot remove an incomplete last line: {}", ErrnoText(errno)));
+  AuditHead last;
+  const bool unchanged = KnownTailHolds(fd.get(), st, *head);
+  known_tail_.reset();
+  if (unchanged) {
+    last = *head;
+  } else {
+    auto tail = ReadTail(fd.get(), st.st_size, path_);
+    if (!tail.ok()) return tail.status();
+    auto reconciled = Reconcile(*tail, *head, mac_, path_);
+    if (!reconciled.ok()) return reconciled.status();
+    last = std::move(reconciled).value();
+    if (tail->end != size) {
+      // An incomplete last line: an append interrupted by a crash, after the
+      // entries we just reconciled. It was never acknowledged; cut it off.
+      if (::ftruncate(fd.get(), tail->end) != 0 || ::fsync(fd.get()) != 0) {
+        return Unavailable(path_, fmt::format("cannot remove an incomplete last line: {}", ErrnoText(errno)));
+      }
+      size = tail->end;
     }
-    size = tail->end;
   }
 
   std::string lines;
+  std::size_t last_line_size = 0;
   for (const AuditEvent& event : events) {
     Json entry = Json::object();
     entry["seq"] = last.seq + 1;
@@ -195,6 +203,7 @@ Status AuditLog::AppendMany(Catalog& catalog, std::span<const AuditEvent> events
     if (!hash.ok()) return hash.status();
     lines += *line;
     lines.push_back('\n');
+    last_line_size = line->size() + 1;
     last = AuditHead{last.seq + 1, std::move(hash).value()};
   }
 
@@ -207,7 +216,24 @@ Status AuditLog::AppendMany(Catalog& catalog, std::span<const AuditEvent> events
     if (::ftruncate(fd.get(), size) == 0) (void)::fsync(fd.get());
     return Unavailable(path_, fmt::format("cannot append: {}", ErrnoText(err)));
   }
-  return catalog.WriteAuditHead(last);
+  SOVEREIGN_RETURN_IF_ERROR(catalog.WriteAuditHead(last));
+  const off_t end = size + static_cast<off_t>(lines.size());
+  const off_t last_line_start = end - static_cast<off_t>(last_line_size);
+  known_tail_ = KnownTail{st.st_dev, st.st_ino, end, last_line_start, last};
+  return OkStatus();
+}
+
+bool AuditLog::KnownTailHolds(int fd, const struct stat& st, const AuditHead& head) const {
+  if (!known_tail_ || known_tail_->device != st.st_dev || known_tail_->inode != st.st_ino ||
+      known_tail_->size != st.st_size || known_tail_->last.seq != head.seq || known_tail_->last.hash != head.hash) {
+    return false;
+  }
+  std::string line(static_cast<std::size_t>(known_tail_->size - known_tail_->last_line_start), '\0');
+  const ssize_t n = ::pread(fd, line.data(), line.size(), known_tail_->last_line_start);
+  if (n != static_cast<ssize_t>(line.size()) || line.empty() || line.back() != '\n') return false;
+  line.pop_back();
+  auto hash = Sha256Hex(line);
+  return hash.ok() && *hash == head.hash;
 }
 
 }  // namespace sovereign::keystore_internal

@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <string>
+#include <unordered_map>
+
 #include <fmt/format.h>
 
 namespace sovereign::keystore_internal {
@@ -26,11 +29,49 @@ Status SqliteStatus(sqlite3* db, int rc, std::string_view what) {
   }
 }
 
+// StatementCache holds the idle prepared statements of one connection, by SQL text.
+class StatementCache {
+ public:
+  StatementCache() = default;
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+  ~StatementCache() {
+    for (auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);
+  }
+
+  // Take removes and returns an idle statement for `sql`, or null.
+  sqlite3_stmt* Take(std::string_view sql) {
+    auto it = idle_.find(std::string(sql));
+    if (it == idle_.end()) return nullptr;
+    sqlite3_stmt* stmt = it->second;
+    idle_.erase(it);
+    return stmt;
+  }
+
+  // Return resets `stmt` and keeps it for reuse (or finalizes it when an
+  // equal statement is already idle).
+  void Return(sqlite3_stmt* stmt) {
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    auto [it, inserted] = idle_.try_emplace(sqlite3_sql(stmt), stmt);
+    if (!inserted) sqlite3_finalize(stmt);
+  }
+
+ private:
+  std::unordered_map<std::string, sqlite3_stmt*> idle_;
+};
+
 Statement::~Statement() {
-  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+  if (stmt_ == nullptr) return;
+  if (cache_ != nullptr) {
+    cache_->Return(stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
 }
 
-Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_), bind_rc_(other.bind_rc_) {
+Statement::Statement(Statement&& other) noexcept
+    : db_(other.db_), stmt_(other.stmt_), cache_(other.cache_), bind_rc_(other.bind_rc_) {
   other.stmt_ = nullptr;
 }
 
@@ -87,6 +128,10 @@ bool Statement::ColumnIsNull(int index) const { return sqlite3_column_type(stmt_
 
 void Database::Closer::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
 
+Database::Database(sqlite3* db) : db_(db), cache_(std::make_unique<StatementCache>()) {}
+
+Database::Database(Database&&) noexcept = default;
+Database& Database::operator=(Database&&) noexcept = default;
 Database::~Database() = default;
 
 Result<Database> Database::Open(const std::filesystem::path& path, bool create) {
@@ -120,13 +165,16 @@ Status Database::Exec(std::string_view sql) {
 }
 
 Result<Statement> Database::Prepare(std::string_view sql) {
+  if (sqlite3_stmt* cached = cache_->Take(sql)) return Statement(db_.get(), cached, cache_.get());
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(stmt);
     return SqliteStatus(db_.get(), rc, sql);
   }
-  return Statement(db_.get(), stmt);
+  // Only a whole, single statement is cached: its text is the cache key.
+  if (stmt == nullptr || std::string_view(sqlite3_sql(stmt)) != sql) return Statement(db_.get(), stmt);
+  return Statement(db_.get(), stmt, cache_.get());
 }
 
 Result<Transaction> Transaction::BeginImmediate(Database& db) {

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -175,6 +177,24 @@ TEST_CASE("the keystore refuses to append to a tampered log") {
   CHECK_THAT(r.status().message(), Catch::Contains("audit head"));
   CHECK(f.ks->CreateKey("other").code() == ErrorCode::kKeystoreUnavailable);
   CHECK(f.ks->GetKey("other").code() == ErrorCode::kKeyNotFound);  // the create was rolled back
+}
+
+TEST_CASE("an in-place edit of the last entry, same size, is caught by the next append of the same keystore") {
+  AuditFixture f;
+  // The open keystore wrote the last entry itself, so it knows where the log
+  // ends; an edit that keeps the size and the catalog head must not slip past.
+  const std::string content = test::ReadFile(f.log);
+  const auto at = content.rfind("\"outcome\":\"");
+  REQUIRE(at != std::string::npos);
+  {
+    std::fstream file(f.log, std::ios::in | std::ios::out | std::ios::binary);  // same inode, same size
+    file.seekp(static_cast<std::streamoff>(at + 11));
+    file.put(content[at + 11] == 'e' ? 'f' : 'e');
+  }
+  REQUIRE(fs::file_size(f.log) == content.size());
+  auto r = f.ks->PrimaryFieldKey("users", Mode::kRandom, "email");
+  CHECK(r.code() == ErrorCode::kKeystoreUnavailable);
+  CHECK_THAT(r.status().message(), Catch::Contains("does not verify"));
 }
 
 TEST_CASE("an entry written before a crash stopped the commit is adopted, not a break") {

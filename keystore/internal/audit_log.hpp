@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <sys/stat.h>
 #include <span>
 #include <string>
 #include <vector>
@@ -86,10 +87,31 @@ class AuditLog {
   AuditLog(std::filesystem::path path, internal::HmacSha256 mac, std::string region, std::string principal)
       : path_(std::move(path)), mac_(std::move(mac)), region_(std::move(region)), principal_(std::move(principal)) {}
 
+  // KnownTail is what this object last wrote: the file (device, inode), its
+  // size just after the write, where the last line starts, and the entry it
+  // ends with. When the catalog head and the file are still that, the next
+  // append checks only that the last line still hashes to the head (so an
+  // in-place edit of it is caught, as with the full check) instead of
+  // re-reading and re-verifying the tail; any other difference (another
+  // process appended, a crash left entries past the head, the file was
+  // replaced) takes the full reconciliation.
+  struct KnownTail {
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = 0;
+    off_t last_line_start = 0;
+    AuditHead last;
+  };
+
+  // KnownTailHolds reports whether the file behind `fd` (stat `st`) still ends
+  // as known_tail_ says, with the catalog head at its last entry.
+  bool KnownTailHolds(int fd, const struct stat& st, const AuditHead& head) const;
+
   std::filesystem::path path_;
   internal::HmacSha256 mac_;
   std::string region_;
   std::string principal_;
+  std::optional<KnownTail> known_tail_;
 };
 
 // AuditVerification is the outcome of a successful verification.

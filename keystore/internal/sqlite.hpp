@@ -24,9 +24,14 @@ namespace sovereign::keystore_internal {
 // everything else is kInternal. The message carries sqlite3_errmsg.
 Status SqliteStatus(sqlite3* db, int rc, std::string_view what);
 
+class StatementCache;
+
+// Statement is one prepared statement. A statement from Database::Prepare
+// goes back to its database's cache when destroyed (reset, bindings
+// cleared), so a hot query is parsed once per connection.
 class Statement {
  public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(sqlite3* db, sqlite3_stmt* stmt, StatementCache* cache = nullptr) : db_(db), stmt_(stmt), cache_(cache) {}
   ~Statement();
   Statement(Statement&& other) noexcept;
   Statement& operator=(Statement&&) = delete;
@@ -51,7 +56,8 @@ class Statement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_;
-  int bind_rc_ = 0;  // first bind failure, reported by Step
+  StatementCache* cache_;  // where the statement returns to; null: finalize
+  int bind_rc_ = 0;        // first bind failure, reported by Step
 };
 
 class Database {
@@ -62,11 +68,13 @@ class Database {
   // the right mode: see CreatePrivateFile); without, a missing file is an error.
   static Result<Database> Open(const std::filesystem::path& path, bool create);
 
-  Database(Database&&) noexcept = default;
-  Database& operator=(Database&&) noexcept = default;
+  Database(Database&&) noexcept;
+  Database& operator=(Database&&) noexcept;
   ~Database();
 
   Status Exec(std::string_view sql);
+  // Prepare returns a statement for `sql`, reusing a cached one when the same
+  // text was prepared before and is not in use.
   Result<Statement> Prepare(std::string_view sql);
   sqlite3* handle() const noexcept { return db_.get(); }
 
@@ -74,8 +82,10 @@ class Database {
   struct Closer {
     void operator()(sqlite3* db) const noexcept;
   };
-  explicit Database(sqlite3* db) : db_(db) {}
+  explicit Database(sqlite3* db);
   std::unique_ptr<sqlite3, Closer> db_;
+  // Declared after db_ so it is destroyed (its statements finalized) first.
+  std::unique_ptr<StatementCache> cache_;
 };
 
 // Transaction rolls back on destruction unless committed.
