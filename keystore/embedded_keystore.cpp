@@ -135,30 +135,56 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
 
   Result<FieldKeyMaterial> PrimaryFieldKeyAs(std::string_view principal, std::string_view op, std::string_view key_name,
                                              Mode mode, std::string_view label) override {
-    SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(key_name));
-    SOVEREIGN_RETURN_IF_ERROR(ValidateLabel(label));
-    if (!IsKnownMode(mode)) return Status(ErrorCode::kInvalidArgument, "unknown mode");
-    IssueRequest request;
-    request.principal = principal;
-    request.op = op;
+    FieldKeyRequest request;
     request.key_name = key_name;
     request.label = label;
     request.mode = mode;
-    return issues_.Submit(request, [this](std::span<IssueRequest* const> group) { RunIssueGroup(group); });
+    return std::move(FieldKeysAs(principal, op, {&request, 1}).front());
   }
 
   Result<FieldKeyMaterial> FieldKeyAs(std::string_view principal, std::string_view op, std::uint32_t key_id,
                                       std::uint32_t version, Mode mode, std::uint32_t label_id) override {
-    if (!IsKnownMode(mode)) return Status(ErrorCode::kInvalidArgument, "unknown mode");
-    IssueRequest request;
-    request.principal = principal;
-    request.op = op;
+    FieldKeyRequest request;
     request.by_name = false;
     request.key_id = key_id;
     request.version = version;
     request.label_id = label_id;
     request.mode = mode;
-    return issues_.Submit(request, [this](std::span<IssueRequest* const> group) { RunIssueGroup(group); });
+    return std::move(FieldKeysAs(principal, op, {&request, 1}).front());
+  }
+
+  std::vector<Result<FieldKeyMaterial>> FieldKeysAs(std::string_view principal, std::string_view op,
+                                                    std::span<const FieldKeyRequest> requests) override {
+    // Malformed requests are answered here and never queued or audited.
+    std::vector<IssueRequest> issues(requests.size());
+    std::vector<IssueRequest*> queued;
+    queued.reserve(requests.size());
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      const FieldKeyRequest& r = requests[i];
+      IssueRequest& issue = issues[i];
+      Status valid = r.by_name ? ValidateKeyName(r.key_name) : OkStatus();
+      if (valid.ok() && r.by_name) valid = ValidateLabel(r.label);
+      if (valid.ok() && !IsKnownMode(r.mode)) valid = Status(ErrorCode::kInvalidArgument, "unknown mode");
+      if (!valid.ok()) {
+        issue.result = std::move(valid);
+        continue;
+      }
+      issue.principal = principal;
+      issue.op = op;
+      issue.by_name = r.by_name;
+      issue.key_name = r.key_name;
+      issue.label = r.label;
+      issue.key_id = r.key_id;
+      issue.version = r.version;
+      issue.label_id = r.label_id;
+      issue.mode = r.mode;
+      queued.push_back(&issue);
+    }
+    issues_.SubmitAll(queued, [this](std::span<IssueRequest* const> group) { RunIssueGroup(group); });
+    std::vector<Result<FieldKeyMaterial>> out;
+    out.reserve(issues.size());
+    for (IssueRequest& issue : issues) out.push_back(std::move(*issue.result));
+    return out;
   }
 
   Status Record(std::string_view principal, const AuditEvent& event) override {

@@ -7,11 +7,21 @@
 namespace sovereign::keystore_internal {
 
 Result<FieldKeyMaterial> IssueQueue::Submit(IssueRequest& request, const RunGroup& run) {
+  IssueRequest* const one[] = {&request};
+  SubmitAll(one, run);
+  Result<FieldKeyMaterial> out = std::move(*request.result);
+  return out;
+}
+
+void IssueQueue::SubmitAll(std::span<IssueRequest* const> requests, const RunGroup& run) {
+  if (requests.empty()) return;
   std::unique_lock lock(mu_);
-  pending_.push_back(&request);
+  pending_.insert(pending_.end(), requests.begin(), requests.end());
+  // Groups run oldest first, so the batch's last request is done last.
+  IssueRequest* const last = requests.back();
   for (;;) {
-    cv_.wait(lock, [&] { return request.done || !running_; });
-    if (request.done) break;
+    cv_.wait(lock, [&] { return last->done || !running_; });
+    if (last->done) break;
     // Lead: take the oldest requests (ours among them, or we lead again).
     running_ = true;
     std::vector<IssueRequest*> group;
@@ -38,8 +48,6 @@ Result<FieldKeyMaterial> IssueQueue::Submit(IssueRequest& request, const RunGrou
     } end{*this, lock, group};
     run(group);
   }
-  Result<FieldKeyMaterial> out = std::move(*request.result);
-  return out;
 }
 
 }  // namespace sovereign::keystore_internal

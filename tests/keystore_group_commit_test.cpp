@@ -16,6 +16,7 @@
 
 #include "keystore/internal/audit_log.hpp"
 #include "keystore/internal/keystore_dir.hpp"
+#include "keystore/internal/service_keystore.hpp"
 #include "sovereign/keystore.hpp"
 #include "tests/keystore_test_util.hpp"
 #include "tests/support/test_support.hpp"
@@ -193,6 +194,54 @@ TEST_CASE("more entries past the head than one append writes, or a broken chain 
   std::swap(lines[lines.size() - 2], lines[lines.size() - 3]);  // still MAC'd, no longer chained
   test::WriteLines(g.log, lines);
   CHECK(g.ks->FieldKey(1, 1, Mode::kRandom, 1).code() == ErrorCode::kKeystoreUnavailable);
+}
+
+
+TEST_CASE("a batch of field key requests gets one result per request, in order, each audited once") {
+  Fixture f;
+  f.ks.reset();
+  auto opened = ki::OpenServiceKeystore(f.dir, {});
+  REQUIRE(opened.ok());
+  // 150 requests: more than one group holds. Every fifth names an unknown
+  // key (refused and recorded), every seventh has a malformed label (answered
+  // before the queue, not recorded), the rest are by name or by id.
+  std::vector<std::string> labels;
+  for (int i = 0; i < 150; ++i) labels.push_back(i % 7 == 6 ? "bad label!" : "label-" + std::to_string(i % 3));
+  std::vector<ki::FieldKeyRequest> requests(150);
+  int recorded = 0;
+  for (int i = 0; i < 150; ++i) {
+    ki::FieldKeyRequest& r = requests[static_cast<std::size_t>(i)];
+    r.mode = Mode::kRandom;
+    if (i % 7 != 6 && i % 2 == 1) {
+      r.by_name = false;
+      r.key_id = 1;
+      r.version = 1;
+      r.label_id = 1;
+    } else {
+      r.key_name = i % 5 == 4 ? "nobody" : "users";
+      r.label = labels[static_cast<std::size_t>(i)];
+    }
+    if (i % 7 != 6) ++recorded;
+  }
+  const auto before = test::ReadLines(f.log).size();
+  auto results = opened->service->FieldKeysAs("spiffe://corp/region/us/svc/batch", "lease", requests);
+  REQUIRE(results.size() == requests.size());
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    INFO("request " << i);
+    if (i % 7 == 6) {
+      CHECK(results[i].code() == ErrorCode::kInvalidArgument);
+    } else if (requests[i].by_name && requests[i].key_name == "nobody") {
+      CHECK(results[i].code() == ErrorCode::kKeyNotFound);
+    } else {
+      REQUIRE(results[i].ok());
+      CHECK(results[i]->label == (requests[i].by_name ? std::string(requests[i].label) : std::string("email")));
+    }
+  }
+  auto lines = test::ReadLines(f.log);
+  CHECK(lines.size() - before == static_cast<std::size_t>(recorded));
+  auto verified = ki::VerifyKeystoreAuditLog(f.dir);
+  REQUIRE(verified.ok());
+  CHECK(verified->beyond_head == 0);
 }
 
 }  // namespace

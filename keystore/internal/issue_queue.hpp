@@ -57,6 +57,11 @@ class IssueQueue {
   // possibly on this thread with other threads' requests.
   Result<FieldKeyMaterial> Submit(IssueRequest& request, const RunGroup& run);
 
+  // SubmitAll queues every request (in order) and returns once each has its
+  // result (read `result` of each): a batch shares groups with itself and
+  // with other threads' requests.
+  void SubmitAll(std::span<IssueRequest* const> requests, const RunGroup& run);
+
  private:
   std::mutex mu_;
   std::condition_variable cv_;

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,19 @@ struct AuditPage {
   AuditHead head;
 };
 
+// FieldKeyRequest is one field key of a batch: by key name and label (the
+// primary version, as PrimaryFieldKeyAs) or by an envelope header's ids (as
+// FieldKeyAs). The views must outlive the call.
+struct FieldKeyRequest {
+  bool by_name = true;
+  std::string_view key_name;
+  std::string_view label;
+  std::uint32_t key_id = 0;
+  std::uint32_t version = 0;
+  std::uint32_t label_id = 0;
+  Mode mode = Mode::kRandom;
+};
+
 class ServiceKeystore {
  public:
   virtual ~ServiceKeystore();
@@ -53,6 +67,12 @@ class ServiceKeystore {
   virtual Result<FieldKeyMaterial> FieldKeyAs(std::string_view principal, std::string_view op,
                                               std::uint32_t key_id, std::uint32_t version, Mode mode,
                                               std::uint32_t label_id) = 0;
+  // FieldKeysAs issues every request of a batch, audited as `principal` with
+  // `op`, one result per request in order, each as the single-key call would
+  // return it. The batch's audit records share group commits (fsyncs) with
+  // each other and with concurrent callers.
+  virtual std::vector<Result<FieldKeyMaterial>> FieldKeysAs(std::string_view principal, std::string_view op,
+                                                            std::span<const FieldKeyRequest> requests) = 0;
   // CreateKeyAs and RotateKeyAs are EmbeddedKeystore's, audited as `principal`.
   virtual Result<KeyInfo> CreateKeyAs(std::string_view principal, std::string_view name) = 0;
   virtual Result<KeyInfo> RotateKeyAs(std::string_view principal, std::string_view name) = 0;

@@ -102,6 +102,8 @@ void HandleLeases(Call& call) {
   std::vector<std::optional<Status>> errors(parsed.size());
   std::vector<std::optional<FieldKeyMaterial>> keys(parsed.size());
   std::map<std::pair<std::string, std::string>, std::uint64_t> denied;
+  std::vector<ki::FieldKeyRequest> requests;
+  std::vector<std::size_t> request_items;  // item index of each request
   for (std::size_t i = 0; i < parsed.size(); ++i) {
     LeaseItem& item = parsed[i];
     if (!item.by_name && may_lease) {
@@ -121,11 +123,23 @@ void HandleLeases(Call& call) {
                              : std::string("principal may not lease field keys"));
       continue;
     }
-    // Issuing audits each field key (op "lease") before returning it.
-    auto key = item.by_name
-                   ? service.keystore().PrimaryFieldKeyAs(call.principal, "lease", item.key, item.mode, item.label)
-                   : service.keystore().FieldKeyAs(call.principal, "lease", item.key_id, item.version, item.mode,
-                                                   item.label_id);
+    ki::FieldKeyRequest request;
+    request.by_name = item.by_name;
+    request.key_name = item.key;
+    request.label = item.label;
+    request.key_id = item.key_id;
+    request.version = item.version;
+    request.label_id = item.label_id;
+    request.mode = item.mode;
+    requests.push_back(request);
+    request_items.push_back(i);
+  }
+  // Issuing audits each field key (op "lease") before returning it; the
+  // request's keys share group commits.
+  auto issued = service.keystore().FieldKeysAs(call.principal, "lease", requests);
+  for (std::size_t r = 0; r < issued.size(); ++r) {
+    auto& key = issued[r];
+    const std::size_t i = request_items[r];
     service.metrics().CountAuditWrite(key.code() != ErrorCode::kKeystoreUnavailable);
     if (key.code() == ErrorCode::kKeystoreUnavailable) return ReplyError(call.res, key.status());
     if (key.ok()) {
