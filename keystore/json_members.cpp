@@ -33,6 +33,9 @@ std::string MemberPath(std::string_view where, std::string_view name) {
       out += "~0";
     } else if (c == '/') {
       out += "~1";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      // Names come from requests: no control character reaches a message or a log line.
+      out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
     } else {
       out.push_back(c);
     }

@@ -100,6 +100,31 @@ TEST_CASE("service: members of the wrong type or missing are 400") {
   s.CheckStillServing();
 }
 
+TEST_CASE("service: decrypt batch bodies are checked member by member, and a member named twice is refused") {
+  Served s;
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"items":[{"path":"/email"}]})", "missing member /items/0/ciphertext"},
+      {R"({"items":[{"ciphertext":"sov1:AAAA"},{"ciphertext":null}]})", "member /items/1/ciphertext must be a string, not null"},
+      {R"({"items":[{"ciphertext":"sov1:AAAA","record_id":[1]}]})", "member /items/0/record_id must be a string or null, not an array"},
+      {R"({"items":[{"ciphertext":"sov1:AAAA","path":true}]})", "member /items/0/path must be a string, not a boolean"},
+      {R"({"items":[{"ciphertext":"sov1:AAAA","ciphertext":"sov1:BBBB"}]})", "duplicate member /items/0/ciphertext"},
+      {R"({"items":[],"items":[]})", "duplicate member /items"},
+      {R"({"items":[7]})", "member /items/0 must be an object, not a number"},
+      {R"({"items":{}})", "member /items must be an array"},
+      {R"({"item":[]})", "unknown member \"item\" at /item"},
+      {R"({"items":[{"ciphertext":"sov1:AAAA","a\u000ab":1}]})", R"(unknown member "a\nb" at /items/0/a\u000ab)"},
+      {"{\"items\":[" + std::string(40, '[') + std::string(40, ']') + "]}", "nests deeper than 32 levels"},
+  };
+  for (const auto& [body, message] : cases) {
+    CAPTURE(body);
+    CheckError(s.app->Post("/v1/decrypt", body), 400, "invalid_argument", message);
+  }
+  // A null record id is no record id: accepted, the item itself just fails to decrypt.
+  auto r = s.app->Post("/v1/decrypt", R"({"items":[{"ciphertext":"sov1:AAAA","path":"/e","record_id":null}]})");
+  CHECK(r.status == 200);
+  s.CheckStillServing();
+}
+
 TEST_CASE("service: a body over 4 MiB is 413, a batch over 1000 items 400") {
   Served s;
   const std::string huge = "{\"items\": [{\"ciphertext\": \"sov1:" + std::string((std::size_t{4} << 20) + 1, 'A') +

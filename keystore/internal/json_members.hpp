@@ -19,7 +19,8 @@
 
 namespace sovereign::keystore_internal {
 
-// MemberPath returns the JSON Pointer of member `name` (escaped) of the value at `where`.
+// MemberPath returns the JSON Pointer of member `name` (escaped) of the value at `where`,
+// for messages: control characters are shown as \uXXXX so none reaches a log line.
 std::string MemberPath(std::string_view where, std::string_view name);
 // ElementPath returns the JSON Pointer of element `index` of the array at `where`.
 std::string ElementPath(std::string_view where, std::size_t index);

@@ -15,6 +15,7 @@
 
 #include "keystore/internal/json_members.hpp"
 #include "keystore/service/service.hpp"
+#include "keystore/service/string_batch.hpp"
 #include "sdk/internal/base64url.hpp"
 #include "sovereign/envelope.hpp"
 
@@ -175,28 +176,33 @@ void HandleEncrypt(Call& call) {
   Finish(call, "encrypt", ki::Permission::kEncrypt, "/v1/encrypt", tally, std::move(out));
 }
 
+// The members of a decrypt item; the body holds no plaintext, so the fast
+// parser (whose buffers are not wiped) may read it.
+constexpr StringMember kDecryptMembers[] = {{"ciphertext", true, false}, {"path", false, false}, {"record_id", false, true}};
+
 void HandleDecrypt(Call& call) {
-  Json body;
-  const Json* items = nullptr;
-  if (!ReadBatch(call, body, items)) return;
+  auto batch = StringBatch::Parse(call.req.body, kDecryptMembers, kMaxBatchItems, kMaxJsonDepth);
+  if (!batch.ok()) return ReplyError(call.res, batch.status());
   struct Item {
-    std::string ciphertext;
+    std::string_view ciphertext;
     FieldContext context;
   };
-  std::vector<Item> parsed(items->size());
-  for (std::size_t i = 0; i < items->size(); ++i) {
-    const Json& j = (*items)[i];
-    const std::string where = ki::ElementPath("/items", i);
-    Status ok = ki::ExpectObject(j, where, {"ciphertext", "path", "record_id"});
-    if (ok.ok()) ok = ki::ReadString(j, where, "ciphertext", parsed[i].ciphertext, true);
-    if (ok.ok()) ok = ReadContext(j, where, parsed[i].context);
-    if (!ok.ok()) return ReplyError(call.res, ok);
+  std::vector<Item> parsed(batch->size());
+  for (std::size_t i = 0; i < parsed.size(); ++i) {
+    parsed[i].ciphertext = *batch->Get(i, 0);
+    if (auto path = batch->Get(i, 1)) parsed[i].context.path = *path;
+    if (auto record_id = batch->Get(i, 2)) parsed[i].context.record_id = std::string(*record_id);
   }
 
   Service& service = call.service;
   const bool may_decrypt = call.policy->AllowsSome(call.principal, ki::Permission::kDecrypt);
-  // Names per (key_id, label_id), looked up once per request.
-  std::map<std::pair<std::uint32_t, std::uint32_t>, ki::ResolvedNames> names_cache;
+  // Names per (key_id, label_id) and whether the principal may decrypt
+  // under them, looked up once per request.
+  struct Names {
+    ki::ResolvedNames names;
+    bool allowed = false;
+  };
+  std::map<std::pair<std::uint32_t, std::uint32_t>, Names> names_cache;
   Tally tally;
   std::string out = "{\"items\":[";
   // Sized up front so growing never leaves an unwiped copy of plaintext behind.
@@ -227,23 +233,28 @@ void HandleDecrypt(Call& call) {
     if (cached == names_cache.end()) {
       auto names = service.keystore().ResolveNames(h.key_id, h.label_id);
       if (!names.ok()) return ReplyError(call.res, names.status());
-      cached = names_cache.emplace(std::make_pair(h.key_id, h.label_id), std::move(names).value()).first;
+      Names entry{std::move(names).value(), false};
+      entry.allowed = may_decrypt && entry.names.key && entry.names.label &&
+                      call.policy->Allows(call.principal, ki::Permission::kDecrypt, *entry.names.key,
+                                          *entry.names.label);
+      cached = names_cache.emplace(std::make_pair(h.key_id, h.label_id), std::move(entry)).first;
     }
+    const ki::ResolvedNames& names = cached->second.names;
     if (!may_decrypt) {
       // Audited with the names the header points at; the caller learns nothing about them.
-      tally.Add(cached->second.key.value_or(""), cached->second.label.value_or(""), "denied");
+      tally.Add(names.key.value_or(""), names.label.value_or(""), "denied");
       AppendItem(out, i, Status(ErrorCode::kDenied, "principal may not decrypt"));
       continue;
     }
-    if (!cached->second.key || !cached->second.label) {
+    if (!names.key || !names.label) {
       tally.Add("", "", "key_not_found");
       AppendItem(out, i, Status(ErrorCode::kKeyNotFound, fmt::format("key id {} or label id {} not found in region '{}'",
                                                                       h.key_id, h.label_id, service.region())));
       continue;
     }
-    const std::string& key = *cached->second.key;
-    const std::string& label = *cached->second.label;
-    if (!call.policy->Allows(call.principal, ki::Permission::kDecrypt, key, label)) {
+    const std::string& key = *names.key;
+    const std::string& label = *names.label;
+    if (!cached->second.allowed) {
       tally.Add(key, label, "denied");
       AppendItem(out, i, DeniedItem("decrypt with", key, label));
       continue;

@@ -18,7 +18,6 @@ using Json = nlohmann::json;
 
 // Deeply nested JSON is never a valid request; refusing it up front keeps
 // every later recursive walk (and nlohmann's) shallow.
-constexpr int kMaxJsonDepth = 32;
 
 bool NestingWithin(std::string_view text, int max_depth) {
   int depth = 0;

@@ -31,6 +31,8 @@ namespace ki = keystore_internal;
 
 inline constexpr std::size_t kMaxBodySize = std::size_t{4} << 20;
 inline constexpr std::size_t kMaxBatchItems = 1000;
+// kMaxJsonDepth bounds the nesting of a request body.
+inline constexpr int kMaxJsonDepth = 32;
 // The principal the service itself is audited as (its Client's key fetches,
 // policy reloads).
 inline constexpr std::string_view kServicePrincipal = "sovereign:serve";
