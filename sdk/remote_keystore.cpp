@@ -258,7 +258,9 @@ class RemoteKeystoreImpl final : public RemoteKeystore {
       if (!base64) return value;
       std::vector<std::uint8_t> bytes;
       if (!internal::Base64UrlDecode(value, bytes)) return BadResponse(url(), "malformed base64url");
-      return std::string(bytes.begin(), bytes.end());
+      std::string decoded(bytes.begin(), bytes.end());
+      if (!bytes.empty()) OPENSSL_cleanse(bytes.data(), bytes.size());  // a plaintext: leave no copy behind
+      return decoded;
     } catch (const Json::exception&) {
       return BadResponse(url(), "malformed batch answer");
     }
