@@ -123,6 +123,14 @@ Result<AuditHead> Reconcile(const Tail& tail, const AuditHead& head, internal::H
 
 }  // namespace
 
+AuditEvent Event(std::string_view principal, std::string_view op, std::string_view key) {
+  AuditEvent event;
+  event.principal = std::string(principal);
+  event.op = std::string(op);
+  event.key = std::string(key);
+  return event;
+}
+
 Status CreateAuditLogFile(const std::filesystem::path& path) {
   auto fd = CreatePrivateFile(path);
   if (!fd.ok()) return fd.status();

@@ -20,14 +20,6 @@ namespace {
 
 constexpr std::size_t kVersionSecretSize = 32;
 
-AuditEvent Event(std::string_view principal, std::string_view op, std::string_view key) {
-  AuditEvent event;
-  event.principal = std::string(principal);
-  event.op = std::string(op);
-  event.key = std::string(key);
-  return event;
-}
-
 bool IsKnownMode(Mode mode) {
   return mode == Mode::kRandom || mode == Mode::kDeterministic || mode == Mode::kIndex;
 }
@@ -169,15 +161,9 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
         issue.result = std::move(valid);
         continue;
       }
+      static_cast<FieldKeyRequest&>(issue) = r;
       issue.principal = principal;
       issue.op = op;
-      issue.by_name = r.by_name;
-      issue.key_name = r.key_name;
-      issue.label = r.label;
-      issue.key_id = r.key_id;
-      issue.version = r.version;
-      issue.label_id = r.label_id;
-      issue.mode = r.mode;
       queued.push_back(&issue);
     }
     issues_.SubmitAll(queued, [this](std::span<IssueRequest* const> group) { RunIssueGroup(group); });

@@ -17,14 +17,6 @@ struct Ctx {
   std::chrono::seconds ttl;
 };
 
-AuditEvent Event(std::string_view principal, std::string_view op, std::string_view key) {
-  AuditEvent event;
-  event.principal = std::string(principal);
-  event.op = std::string(op);
-  event.key = std::string(key);
-  return event;
-}
-
 PreparedIssue Refused(AuditEvent event, Status why) {
   event.outcome = "error";
   event.reason = std::string(ErrorCodeName(why.code()));

@@ -104,30 +104,13 @@ TEST_CASE("concurrent issuers all get keys and every key has exactly one audit e
   CHECK(errors == refused);
 }
 
-// RunInChild runs `body` in a forked child whose writes past the log's
-// current size + `extra` bytes fail with EFBIG, and returns its exit status.
-template <typename Body>
-int RunInChild(const fs::path& log, std::uintmax_t extra, Body body) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::signal(SIGXFSZ, SIG_IGN);
-    struct rlimit limit {};
-    limit.rlim_cur = limit.rlim_max = static_cast<rlim_t>(fs::file_size(log) + extra);
-    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(90);
-    ::_exit(body());
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
-}
-
 TEST_CASE("a failed group append fails every request of the group closed, with no key") {
   Fixture f;
   const std::string before = test::ReadFile(f.log);
   for (std::uintmax_t extra : {0u, 25u}) {  // nothing written, and a partial line written
     CAPTURE(extra);
     auto dir = f.dir;
-    int code = RunInChild(f.log, extra, [&dir] {
+    int code = test::RunWithFileSizeLimit(f.log, extra, [&dir] {
       auto ks = EmbeddedKeystore::Open(dir);
       if (!ks.ok()) return 2;
       std::atomic<int> keys{0}, unavailable{0}, other{0};

@@ -2,9 +2,14 @@
 // or an operator with shell access would have it.
 #pragma once
 
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -60,6 +65,25 @@ inline void Sql(const std::filesystem::path& dir, const std::string& sql) {
 // Contains reports whether `haystack` holds `needle` as a byte sequence.
 inline bool Contains(const std::string& haystack, std::span<const std::uint8_t> needle) {
   return haystack.find(std::string(needle.begin(), needle.end())) != std::string::npos;
+}
+
+// RunWithFileSizeLimit runs `body` in a forked child whose writes that would
+// grow any file past `log`'s current size + `extra` bytes fail with EFBIG (a
+// genuine write failure, like a full disk), and returns its exit status
+// (100 + signal number if it was killed).
+template <typename Body>
+int RunWithFileSizeLimit(const std::filesystem::path& log, std::uintmax_t extra, Body body) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit limit {};
+    limit.rlim_cur = limit.rlim_max = static_cast<rlim_t>(std::filesystem::file_size(log) + extra);
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(90);
+    ::_exit(body());
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
 }
 
 }  // namespace sovereign::test

@@ -56,6 +56,10 @@ struct AuditEvent {
   nlohmann::json counts;
 };
 
+// Event returns an event of operation `op` on `key` (may be empty) by
+// `principal` (empty: the log's own principal), outcome "ok".
+AuditEvent Event(std::string_view principal, std::string_view op, std::string_view key);
+
 // CreateAuditLogFile creates an empty audit log, mode 0600.
 Status CreateAuditLogFile(const std::filesystem::path& path);
 

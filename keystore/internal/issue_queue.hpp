@@ -24,25 +24,19 @@
 #include <span>
 #include <string_view>
 
+#include "keystore/internal/field_key_request.hpp"
 #include "sovereign/key_source.hpp"
 #include "sovereign/mode.hpp"
 #include "sovereign/status.hpp"
 
 namespace sovereign::keystore_internal {
 
-// IssueRequest is one field key request: by key name and label (the primary
-// version), or by the ids an envelope header carries. The views must outlive
-// Submit (the submitting thread waits, so its arguments do).
-struct IssueRequest {
+// IssueRequest is one field key request queued for a group, with who asks
+// and for which operation (audited). The views must outlive Submit (the
+// submitting thread waits, so its arguments do).
+struct IssueRequest : FieldKeyRequest {
   std::string_view principal;  // empty: the keystore's own principal
   std::string_view op;
-  bool by_name = true;
-  std::string_view key_name;
-  std::string_view label;
-  std::uint32_t key_id = 0;
-  std::uint32_t version = 0;
-  std::uint32_t label_id = 0;
-  Mode mode = Mode::kRandom;
 
   // Set by the group that ran the request.
   std::optional<Result<FieldKeyMaterial>> result;

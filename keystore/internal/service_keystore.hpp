@@ -21,6 +21,7 @@
 
 #include "keystore/internal/audit_log.hpp"
 #include "keystore/internal/catalog.hpp"
+#include "keystore/internal/field_key_request.hpp"
 #include "sovereign/key_source.hpp"
 #include "sovereign/keystore.hpp"
 
@@ -37,19 +38,6 @@ struct ResolvedNames {
 struct AuditPage {
   std::vector<std::string> entries;
   AuditHead head;
-};
-
-// FieldKeyRequest is one field key of a batch: by key name and label (the
-// primary version, as PrimaryFieldKeyAs) or by an envelope header's ids (as
-// FieldKeyAs). The views must outlive the call.
-struct FieldKeyRequest {
-  bool by_name = true;
-  std::string_view key_name;
-  std::string_view label;
-  std::uint32_t key_id = 0;
-  std::uint32_t version = 0;
-  std::uint32_t label_id = 0;
-  Mode mode = Mode::kRandom;
 };
 
 class ServiceKeystore {
