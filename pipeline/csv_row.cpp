@@ -92,8 +92,13 @@ Status ApplyRow(FieldCodec& codec, const FieldPolicy& policy, const CsvHeader& h
       continue;
     } else if (op == Operation::kRewrap) {
       bool did = false;
-      std::string from;
-      s = codec.Rewrap(field, binding.record_id, value, out, did, from);
+      std::string from, index;
+      s = codec.Rewrap(field, binding.record_id, value, out, did, from, index);
+      if (s.ok() && !index.empty()) {
+        const int ic = header.Column(ParsePointer(field.index->path).value()[0]);
+        result[ic] = index;
+        changed[ic] = true;
+      }
       if (s.ok() && !did) {
         ++stats.fields_skipped;
         continue;

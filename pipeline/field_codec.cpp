@@ -94,8 +94,10 @@ Result<std::pair<std::uint32_t, std::uint32_t>> FieldCodec::Primary(const Policy
 }
 
 Status FieldCodec::Rewrap(const PolicyField& field, const std::optional<std::string>& record_id,
-                          std::string_view ciphertext, std::string& out, bool& changed, std::string& from) {
+                          std::string_view ciphertext, std::string& out, bool& changed, std::string& from,
+                          std::string& index) {
   changed = false;
+  index.clear();
   auto binary = FromText(ciphertext);
   if (!binary.ok()) return FieldError(field, binary.status());
   auto header = ParseEnvelopeHeader(*binary);
@@ -113,8 +115,16 @@ Status FieldCodec::Rewrap(const PolicyField& field, const std::optional<std::str
   }
   s = client_.EncryptAppend(FieldSpec{h.region, field.key, field.label, field.mode}, scratch_,
                             Context(field, record_id), out);
+  if (s.ok() && field.index) {
+    const std::string_view value = !scratch_.empty() && scratch_.front() == kJsonValueTag
+                                       ? std::string_view(scratch_).substr(1)
+                                       : std::string_view(scratch_);
+    auto new_index = Index(field, h.region, value);
+    if (new_index.ok()) index = std::move(new_index).value();
+    else s = new_index.status();
+  }
   OPENSSL_cleanse(scratch_.data(), scratch_.size());
-  if (!s.ok()) return FieldError(field, s);
+  if (!s.ok()) return s.message().rfind("field ", 0) == 0 ? s : FieldError(field, s);
   changed = true;
   from = h.key_id == primary->first ? fmt::format("{}/{}/v{}", h.region, field.key, h.key_version)
                                     : fmt::format("{}/key-id-{}/v{}", h.region, h.key_id, h.key_version);

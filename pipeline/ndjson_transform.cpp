@@ -140,11 +140,12 @@ class NdjsonTransform final : public RecordTransform {
     Status s;
     if (options_.operation == Operation::kRewrap) {
       bool changed = false;
-      std::string from;
+      std::string from, index;
       arena_.push_back('"');
-      s = codec_.Rewrap(field, binding.record_id, ct, arena_, changed, from);
+      s = codec_.Rewrap(field, binding.record_id, ct, arena_, changed, from, index);
       if (s.ok() && changed) {
         arena_.push_back('"');
+        if (!index.empty()) pending_indexes_.emplace_back(static_cast<int>(&field - policy_.fields().data()), index);
         ++stats.fields_rewrapped;
         ++stats.rewrapped_from[from];
         return OkStatus();

@@ -116,9 +116,10 @@ Result<RecordStats> Apply(const Client& client, const FieldPolicy& policy, J& re
       Status s;
       if (op == Op::kRewrap) {
         bool changed = false;
-        std::string from;
-        s = codec.Rewrap(field, binding->record_id, ct, text, changed, from);
+        std::string from, index;
+        s = codec.Rewrap(field, binding->record_id, ct, text, changed, from, index);
         if (s.ok() && changed) {
+          if (!index.empty()) indexes.emplace_back(field.index->path, index);
           value = text;
           ++stats.fields_rewrapped;
           ++stats.rewrapped_from[from];

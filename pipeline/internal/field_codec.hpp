@@ -56,9 +56,11 @@ class FieldCodec {
 
   // Rewrap appends to `out` the ciphertext re-encrypted under the primary
   // version of the field's key, or returns false in `changed` and appends
-  // nothing when it is already there. `from` names the old version.
+  // nothing when it is already there. `from` names the old version. When
+  // the field has an index and changed, `index` gets the blind index under
+  // the new primary version (indexes follow rotation like ciphertexts).
   Status Rewrap(const PolicyField& field, const std::optional<std::string>& record_id, std::string_view ciphertext,
-                std::string& out, bool& changed, std::string& from);
+                std::string& out, bool& changed, std::string& from, std::string& index);
 
   // Index returns the blind index of a value's plaintext.
   Result<std::string> Index(const PolicyField& field, const std::string& region, std::string_view plaintext);
