@@ -10,6 +10,7 @@ packages=(
   catch2 libbenchmark-dev
   python3 python3-cryptography           # the independent envelope reference implementation
   libcpp-httplib-dev openssl             # the keystore service (HTTPS, mTLS) and the demo's PKI
+  jq                                     # the pipeline benchmark's jq -c . baseline
 )
 
 missing=()
