@@ -124,7 +124,8 @@ std::vector<std::string> PlaintextValues(const std::vector<OrderedJson>& records
   auto collect = [&](const OrderedJson& v, auto& self) -> void {
     if (v.is_string()) {
       const auto& s = v.get_ref<const std::string&>();
-      if (s.size() >= 4) out.push_back(s);
+      // Short values can occur inside base64url ciphertexts by chance: scan for distinctive ones.
+      if (s.size() >= 8) out.push_back(s);
     } else if (v.is_structured()) {
       for (const auto& c : v) self(c, self);
     }

@@ -52,7 +52,7 @@ nlohmann::json Summary(const ProcessResult& r);
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& bytes);
 
-// PlaintextValues lists the string leaves (length >= 4) at the users policy's paths.
+// PlaintextValues lists the string leaves (length >= 8) at the users policy's paths.
 std::vector<std::string> PlaintextValues(const std::vector<OrderedJson>& records);
 
 }  // namespace sovereign::test
