@@ -1,6 +1,7 @@
 #include "pipeline/internal/json_scan.hpp"
 
 #include <cctype>
+#include <cstdint>
 
 #include <fmt/format.h>
 
@@ -208,10 +209,30 @@ bool JsonScanner::Array(int depth, std::size_t level) {
   }
 }
 
+// PlainRun returns how many bytes from `p` are ordinary string bytes (not a
+// quote, backslash, control character or non-ASCII), eight at a time.
+inline std::size_t PlainRun(const char* p, std::size_t n) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t w;
+    __builtin_memcpy(&w, p + i, 8);
+    const std::uint64_t quote = w ^ (kOnes * '"');
+    const std::uint64_t slash = w ^ (kOnes * '\\');
+    // A byte is "special" when it is zero after the xor, below 0x20, or has its high bit set.
+    const std::uint64_t special = ((quote - kOnes) & ~quote) | ((slash - kOnes) & ~slash) | (w - kOnes * 0x20) | w;
+    if (special & kHigh) break;
+  }
+  return i;
+}
+
 bool JsonScanner::String() {
   ++p_;  // opening quote
   const std::size_t n = s_.size();
   while (p_ < n) {
+    p_ += PlainRun(s_.data() + p_, n - p_);
+    if (p_ >= n) break;
     const auto c = static_cast<unsigned char>(s_[p_]);
     if (c == '"') {
       ++p_;
