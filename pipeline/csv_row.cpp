@@ -59,11 +59,14 @@ Status ApplyRow(FieldCodec& codec, const FieldPolicy& policy, const CsvHeader& h
   RecordBinding binding;
   std::optional<std::string> region;
   if (int c = cell(policy.region().from); c >= 0 && !row[c].empty()) region = row[c];
-  auto r = ResolveRegion(policy, region, false);
-  if (!r.ok()) return r.status();
-  binding.region = std::move(r).value();
   if (int c = cell(policy.record_id()); c >= 0 && !row[c].empty()) binding.record_id = row[c];
-  SOVEREIGN_RETURN_IF_ERROR(CheckBinding(policy, binding));
+  // Only encryption needs the region (a ciphertext's header names its own) and the id check.
+  if (op == Operation::kEncrypt) {
+    auto r = ResolveRegion(policy, region, false);
+    if (!r.ok()) return r.status();
+    binding.region = std::move(r).value();
+    SOVEREIGN_RETURN_IF_ERROR(CheckBinding(policy, binding));
+  }
   std::string out, plaintext;
   std::vector<std::string> result = row;
   for (const auto& field : policy.fields()) {

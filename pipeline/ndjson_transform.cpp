@@ -73,20 +73,23 @@ class NdjsonTransform final : public RecordTransform {
  private:
   // Bind finds the record's region and record id.
   Status Bind(std::string_view line, RecordBinding& binding) {
-    std::optional<std::string> region;
-    bool not_a_string = false;
-    if (scan_.region.first != kNone) {
-      const std::string_view v = line.substr(scan_.region.first, scan_.region.second - scan_.region.first);
-      if (v.front() == '"') {
-        region.emplace();
-        if (!UnescapeJsonString(v.substr(1, v.size() - 2), *region)) not_a_string = true;
-      } else if (v != "null") {
-        not_a_string = true;
+    // Only encryption needs the region: a ciphertext's header names its own.
+    if (options_.operation == Operation::kEncrypt) {
+      std::optional<std::string> region;
+      bool not_a_string = false;
+      if (scan_.region.first != kNone) {
+        const std::string_view v = line.substr(scan_.region.first, scan_.region.second - scan_.region.first);
+        if (v.front() == '"') {
+          region.emplace();
+          if (!UnescapeJsonString(v.substr(1, v.size() - 2), *region)) not_a_string = true;
+        } else if (v != "null") {
+          not_a_string = true;
+        }
       }
+      auto r = ResolveRegion(policy_, region, not_a_string);
+      if (!r.ok()) return r.status();
+      binding.region = std::move(r).value();
     }
-    auto r = ResolveRegion(policy_, region, not_a_string);
-    if (!r.ok()) return r.status();
-    binding.region = std::move(r).value();
     if (scan_.record_id.first != kNone) {
       const std::string_view v = line.substr(scan_.record_id.first, scan_.record_id.second - scan_.record_id.first);
       if (v.front() == '"') {
@@ -97,7 +100,8 @@ class NdjsonTransform final : public RecordTransform {
       }
     }
     pending_indexes_.clear();
-    return CheckBinding(policy_, binding);
+    // Decrypt needs no check: a random-mode field without its record id simply fails to open.
+    return options_.operation == Operation::kEncrypt ? CheckBinding(policy_, binding) : OkStatus();
   }
 
   // StringContents gives the UTF-8 bytes of a JSON string value's text.
@@ -159,8 +163,12 @@ class NdjsonTransform final : public RecordTransform {
       bool json_value = false;
       s = codec_.Decrypt(field, binding.record_id, ct, plaintext_, json_value);
       if (s.ok()) {
-        if (json_value) arena_.append(plaintext_);
-        else AppendJsonString(plaintext_, arena_);
+        if (json_value) {
+          // Valid JSON text has CR or LF only as whitespace: keep the record on one line.
+          for (char c : plaintext_) arena_.push_back(c == '\n' || c == '\r' ? ' ' : c);
+        } else {
+          AppendJsonString(plaintext_, arena_);
+        }
         ++stats.fields_decrypted;
         return OkStatus();
       }

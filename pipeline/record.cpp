@@ -50,7 +50,7 @@ const J* Find(const J& record, const std::vector<std::string>& segments) {
 }
 
 template <typename J>
-Result<RecordBinding> Bind(const FieldPolicy& policy, const J& record) {
+Result<RecordBinding> Bind(const FieldPolicy& policy, const J& record, bool encrypting) {
   RecordBinding binding;
   std::optional<std::string> region_value;
   bool not_a_string = false;
@@ -60,22 +60,25 @@ Result<RecordBinding> Bind(const FieldPolicy& policy, const J& record) {
       else not_a_string = true;
     }
   }
-  auto region = pipeline::ResolveRegion(policy, region_value, not_a_string);
-  if (!region.ok()) return region.status();
-  binding.region = std::move(region).value();
+  // Only encryption needs the region: a ciphertext's header names its own.
+  if (encrypting) {
+    auto region = pipeline::ResolveRegion(policy, region_value, not_a_string);
+    if (!region.ok()) return region.status();
+    binding.region = std::move(region).value();
+  }
   if (!policy.record_id().empty()) {
     if (const J* id = Find(record, policy.record_id()); id != nullptr) {
       if (id->is_string()) binding.record_id = id->template get<std::string>();
       else if (id->is_number()) binding.record_id = id->dump();
     }
   }
-  SOVEREIGN_RETURN_IF_ERROR(pipeline::CheckBinding(policy, binding));
+  if (encrypting) SOVEREIGN_RETURN_IF_ERROR(pipeline::CheckBinding(policy, binding));
   return binding;
 }
 
 template <typename J>
 Result<RecordStats> Apply(const Client& client, const FieldPolicy& policy, J& record, Op op, OnDenied on_denied) {
-  auto binding = Bind(policy, record);
+  auto binding = Bind(policy, record, op == Op::kProtect);
   if (!binding.ok()) return binding.status();
   FieldCodec codec(client, policy);
   J result = record;

@@ -226,3 +226,26 @@ TEST_CASE("ndjson: --out is complete and private when it appears") {
 }
 
 }  // namespace sovereign::test
+
+namespace sovereign::test {
+
+TEST_CASE("ndjson: a decrypted JSON value with line breaks stays on one line; decrypt needs no region") {
+  PipelineWorld w;
+  const std::string policy = w.WritePolicy(UsersPolicy());
+  // A ciphertext made outside the pipeline: 0xFF + JSON text with a newline in it.
+  auto ct = RunCli({"field", "encrypt", "--keystore", w.KeystoreDir("us"), "--key", "users", "--label", "ssn",
+                    "--path", "/ssn", "--record-id", "u1"},
+                   std::string("\xFF[1,\n2]"));
+  REQUIRE(ct.exit_code == 0);
+  const std::string line = R"({"id":"u1","residency":7,"ssn":")" + Lines(ct.out)[0] + "\"}\n";
+  auto dec = RunCli({"decrypt", "--policy", policy}, line);
+  INFO(dec.err);
+  REQUIRE(dec.exit_code == 0);
+  CHECK(dec.out == "{\"id\":\"u1\",\"residency\":7,\"ssn\":[1, 2]}\n");
+  // Encrypting that record is refused: its region is not a string.
+  auto enc = RunCli({"encrypt", "--policy", policy}, dec.out);
+  CHECK(enc.exit_code == 2);
+  CHECK_THAT(enc.err, Catch::Contains("region at /residency is not a string"));
+}
+
+}  // namespace sovereign::test
