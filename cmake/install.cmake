@@ -4,7 +4,7 @@
 
 include(CMakePackageConfigHelpers)
 
-install(TARGETS sovereign_sdk sovereign_keystore
+install(TARGETS sovereign_sdk sovereign_keystore sovereign_pipeline
   EXPORT SovereignTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -11,6 +11,7 @@ packages=(
   python3 python3-cryptography           # the independent envelope reference implementation
   libcpp-httplib-dev openssl             # the keystore service (HTTPS, mTLS) and the demo's PKI
   libsimdjson-dev                        # fast parsing of large batch request bodies
+  jq                                     # the pipeline benchmark's jq -c . baseline
 )
 
 missing=()

@@ -83,5 +83,6 @@ void AddKeysCommands(CLI::App& app);
 void AddFieldCommands(CLI::App& app);
 void AddServeCommands(CLI::App& app);
 void AddAuditCommands(CLI::App& app);
+void AddPipelineCommands(CLI::App& app);
 
 }  // namespace sovereign::cli

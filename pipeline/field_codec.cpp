@@ -1,0 +1,142 @@
+#include "pipeline/internal/field_codec.hpp"
+
+#include <openssl/crypto.h>
+
+#include <fmt/format.h>
+
+#include "pipeline/internal/json_text.hpp"
+#include "sovereign/envelope.hpp"
+
+namespace sovereign::pipeline {
+
+Status FieldError(const PolicyField& field, const Status& status) {
+  return Status(status.code(), fmt::format("field {}: {}", field.path, status.ToString()));
+}
+
+Result<std::string> ResolveRegion(const FieldPolicy& policy, const std::optional<std::string>& value,
+                                  bool not_a_string) {
+  const RegionRule& rule = policy.region();
+  if (not_a_string) {
+    return Status(ErrorCode::kInvalidArgument, fmt::format("region at {} is not a string", rule.from_pointer));
+  }
+  if (value) {
+    if (!ValidateRegion(*value).ok()) {
+      return Status(ErrorCode::kInvalidArgument, fmt::format("region at {} is not a region name", rule.from_pointer));
+    }
+    return *value;
+  }
+  if (rule.fallback.empty()) {
+    return Status(ErrorCode::kInvalidArgument, fmt::format("no region at {} and no default", rule.from_pointer));
+  }
+  return rule.fallback;
+}
+
+Status CheckBinding(const FieldPolicy& policy, const RecordBinding& binding) {
+  if (!policy.record_id().empty() && !binding.record_id && policy.has_random_fields()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("no record id at {} (a string or number) to bind random-mode fields to",
+                              policy.record_id_pointer()));
+  }
+  return OkStatus();
+}
+
+FieldContext FieldCodec::Context(const PolicyField& field, const std::optional<std::string>& record_id) const {
+  // Deterministic fields are bound to the path only, so equal values join across records.
+  return FieldContext{field.path, field.mode == Mode::kRandom ? record_id : std::nullopt};
+}
+
+Status FieldCodec::Encrypt(const PolicyField& field, const RecordBinding& binding, bool json_value,
+                           std::string_view value, std::string& out) {
+  const FieldSpec spec{binding.region, field.key, field.label, field.mode};
+  std::string_view plaintext = value;
+  if (json_value) {
+    scratch_.clear();
+    scratch_.push_back(kJsonValueTag);
+    scratch_.append(value);
+    plaintext = scratch_;
+  }
+  const Status s = client_.EncryptAppend(spec, plaintext, Context(field, binding.record_id), out);
+  if (json_value) OPENSSL_cleanse(scratch_.data(), scratch_.size());
+  return s.ok() ? s : FieldError(field, s);
+}
+
+Status FieldCodec::Decrypt(const PolicyField& field, const std::optional<std::string>& record_id,
+                           std::string_view ciphertext, std::string& plaintext, bool& json_value) {
+  plaintext.clear();
+  const Status s = client_.DecryptAppend(ciphertext, Context(field, record_id), plaintext);
+  if (!s.ok()) return FieldError(field, s);
+  json_value = !plaintext.empty() && plaintext.front() == kJsonValueTag;
+  const std::string_view text = json_value ? std::string_view(plaintext).substr(1) : std::string_view(plaintext);
+  if (json_value ? !IsJsonValue(text) : !IsValidUtf8(text)) {
+    OPENSSL_cleanse(plaintext.data(), plaintext.size());
+    plaintext.clear();
+    return Status(ErrorCode::kInvalidCiphertext,
+                  fmt::format("field {}: decrypts to {}", field.path,
+                              json_value ? "something that is not a JSON value" : "bytes that are not UTF-8"));
+  }
+  if (json_value) plaintext.erase(0, 1);
+  return OkStatus();
+}
+
+Result<std::pair<std::uint32_t, std::uint32_t>> FieldCodec::Primary(const PolicyField& field,
+                                                                     const std::string& region) {
+  auto key = std::make_tuple(region, field.key, field.label, field.mode);
+  if (auto it = primary_.find(key); it != primary_.end()) return it->second;
+  // The Client has no "primary version" query: a probe ciphertext's header names it.
+  auto probe = client_.EncryptBinary(FieldSpec{region, field.key, field.label, field.mode}, "",
+                                     FieldContext{field.path, std::nullopt});
+  if (!probe.ok()) return FieldError(field, probe.status());
+  auto header = ParseEnvelopeHeader(*probe);
+  if (!header.ok()) return FieldError(field, header.status());
+  const auto primary = std::make_pair(header->first.key_id, header->first.key_version);
+  primary_.emplace(std::move(key), primary);
+  return primary;
+}
+
+Status FieldCodec::Rewrap(const PolicyField& field, const std::optional<std::string>& record_id,
+                          std::string_view ciphertext, std::string& out, bool& changed, std::string& from,
+                          std::string& index) {
+  changed = false;
+  index.clear();
+  auto binary = FromText(ciphertext);
+  if (!binary.ok()) return FieldError(field, binary.status());
+  auto header = ParseEnvelopeHeader(*binary);
+  if (!header.ok()) return FieldError(field, header.status());
+  const EnvelopeHeader& h = header->first;
+  auto primary = Primary(field, h.region);
+  if (!primary.ok()) return primary.status();
+  // Authenticate before deciding: a forged header must not pass as "already primary".
+  scratch_.clear();
+  Status s = client_.DecryptAppend(ciphertext, Context(field, record_id), scratch_);
+  if (!s.ok()) return FieldError(field, s);
+  if (h.key_id == primary->first && h.key_version == primary->second && h.mode == field.mode) {
+    OPENSSL_cleanse(scratch_.data(), scratch_.size());
+    return OkStatus();
+  }
+  s = client_.EncryptAppend(FieldSpec{h.region, field.key, field.label, field.mode}, scratch_,
+                            Context(field, record_id), out);
+  if (s.ok() && field.index) {
+    const std::string_view value = !scratch_.empty() && scratch_.front() == kJsonValueTag
+                                       ? std::string_view(scratch_).substr(1)
+                                       : std::string_view(scratch_);
+    auto new_index = Index(field, h.region, value);
+    if (new_index.ok()) index = std::move(new_index).value();
+    else s = new_index.status();
+  }
+  OPENSSL_cleanse(scratch_.data(), scratch_.size());
+  if (!s.ok()) return s.message().rfind("field ", 0) == 0 ? s : FieldError(field, s);
+  changed = true;
+  from = h.key_id == primary->first ? fmt::format("{}/{}/v{}", h.region, field.key, h.key_version)
+                                    : fmt::format("{}/key-id-{}/v{}", h.region, h.key_id, h.key_version);
+  return OkStatus();
+}
+
+Result<std::string> FieldCodec::Index(const PolicyField& field, const std::string& region,
+                                      std::string_view plaintext) {
+  auto index = client_.BlindIndex(FieldSpec{region, field.key, field.label, Mode::kIndex}, plaintext,
+                                  field.index->options);
+  if (!index.ok()) return FieldError(field, index.status());
+  return index;
+}
+
+}  // namespace sovereign::pipeline

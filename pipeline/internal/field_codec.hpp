@@ -1,0 +1,81 @@
+// FieldCodec: one policy field's value to and from its ciphertext, shared by
+// the record API (nlohmann::json), the NDJSON splice engine and CSV rows.
+//
+// Value encoding (docs/policy.md): a JSON string is encrypted as its UTF-8
+// bytes; any other JSON value as 0xFF followed by its JSON text. 0xFF never
+// occurs in UTF-8, so the two cannot be confused.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+
+#include "sovereign/client.hpp"
+#include "sovereign/policy.hpp"
+
+namespace sovereign::pipeline {
+
+inline constexpr char kJsonValueTag = '\xFF';
+
+// RecordBinding is what every field of one record is bound to.
+struct RecordBinding {
+  std::string region;
+  std::optional<std::string> record_id;
+};
+
+// ResolveRegion applies the policy's region rule to the record's region
+// value: `value` is the string found at region.from (nullopt: missing or
+// null); `not_a_string` says something else was there.
+Result<std::string> ResolveRegion(const FieldPolicy& policy, const std::optional<std::string>& value,
+                                  bool not_a_string);
+
+// CheckBinding refuses a record without a record id when the policy names
+// one and has random-mode fields.
+Status CheckBinding(const FieldPolicy& policy, const RecordBinding& binding);
+
+// FieldCodec is not thread-safe (scratch buffers, primary-version cache):
+// one per worker thread.
+class FieldCodec {
+ public:
+  FieldCodec(const Client& client, const FieldPolicy& policy) : client_(client), policy_(policy) {}
+
+  // Encrypt appends the text ciphertext of a value to `out`: `json_value`
+  // false means `value` is a string's UTF-8 bytes, true means JSON text.
+  Status Encrypt(const PolicyField& field, const RecordBinding& binding, bool json_value, std::string_view value,
+                 std::string& out);
+
+  // Decrypt decrypts `ciphertext` into `plaintext` (replaced) and sets
+  // `json_value`. Errors keep the Client's code, with a message naming the
+  // field path; kInvalidCiphertext also for a plaintext that is not valid
+  // UTF-8 or not a JSON value.
+  Status Decrypt(const PolicyField& field, const std::optional<std::string>& record_id, std::string_view ciphertext,
+                 std::string& plaintext, bool& json_value);
+
+  // Rewrap appends to `out` the ciphertext re-encrypted under the primary
+  // version of the field's key, or returns false in `changed` and appends
+  // nothing when it is already there. `from` names the old version. When
+  // the field has an index and changed, `index` gets the blind index under
+  // the new primary version (indexes follow rotation like ciphertexts).
+  Status Rewrap(const PolicyField& field, const std::optional<std::string>& record_id, std::string_view ciphertext,
+                std::string& out, bool& changed, std::string& from, std::string& index);
+
+  // Index returns the blind index of a value's plaintext.
+  Result<std::string> Index(const PolicyField& field, const std::string& region, std::string_view plaintext);
+
+ private:
+  FieldContext Context(const PolicyField& field, const std::optional<std::string>& record_id) const;
+  Result<std::pair<std::uint32_t, std::uint32_t>> Primary(const PolicyField& field, const std::string& region);
+
+  const Client& client_;
+  const FieldPolicy& policy_;
+  std::string scratch_;
+  std::map<std::tuple<std::string, std::string, std::string, Mode>, std::pair<std::uint32_t, std::uint32_t>> primary_;
+};
+
+// FieldError wraps a Client error with the policy path of the field.
+Status FieldError(const PolicyField& field, const Status& status);
+
+}  // namespace sovereign::pipeline

@@ -1,0 +1,201 @@
+// The NDJSON splice transform: scan, encrypt or decrypt the policy values,
+// copy everything else byte for byte.
+#include <algorithm>
+
+#include "pipeline/internal/field_codec.hpp"
+#include "pipeline/internal/json_scan.hpp"
+#include "pipeline/internal/json_text.hpp"
+#include "pipeline/internal/pointer.hpp"
+#include "pipeline/internal/transform.hpp"
+#include "sovereign/envelope.hpp"
+
+namespace sovereign::pipeline {
+
+namespace {
+
+struct Splice {
+  std::size_t begin, end;            // range of the input replaced
+  std::size_t arena_begin, arena_end;  // replacement, in the arena
+};
+
+class NdjsonTransform final : public RecordTransform {
+ public:
+  NdjsonTransform(const Client& client, const FieldPolicy& policy, const PathTrie& trie, TransformOptions options)
+      : policy_(policy), codec_(client, policy), scanner_(&trie), options_(options) {}
+
+  Status Transform(std::string_view line, std::string& out, RecordStats& total) override {
+    SOVEREIGN_RETURN_IF_ERROR(scanner_.Scan(line, scan_));
+    if (!scan_.root_is_object) return Status(ErrorCode::kInvalidArgument, "record is not a JSON object");
+    RecordBinding binding;
+    SOVEREIGN_RETURN_IF_ERROR(Bind(line, binding));
+    arena_.clear();
+    splices_.clear();
+    RecordStats stats;
+    for (const auto& v : scan_.values) {
+      const PolicyField& field = policy_.fields()[v.field];
+      const std::string_view text = line.substr(v.begin, v.end - v.begin);
+      if (text == "null") continue;
+      const std::size_t mark = arena_.size();
+      Status s = options_.operation == Operation::kEncrypt ? EncryptValue(field, binding, text, stats)
+                                                           : OpenValue(field, binding, text, stats);
+      if (!s.ok()) return s;
+      if (arena_.size() != mark) splices_.push_back({v.begin, v.end, mark, arena_.size()});
+    }
+    // An existing index member gets the new value; a missing one is added
+    // before the root's closing brace, in policy order.
+    bool need_comma = scan_.root_has_members;
+    for (const auto& [field_index, index] : pending_indexes_) {
+      const auto& where = scan_.index_values[field_index];
+      const std::size_t m = arena_.size();
+      if (where.first == kNone) {
+        if (need_comma) arena_.push_back(',');
+        need_comma = true;
+        AppendJsonString(ParsePointer(policy_.fields()[field_index].index->path).value()[0], arena_);
+        arena_.push_back(':');
+      }
+      AppendJsonString(index, arena_);
+      if (where.first != kNone) splices_.push_back({where.first, where.second, m, arena_.size()});
+      else splices_.push_back({scan_.root_close, scan_.root_close, m, arena_.size()});
+    }
+    std::stable_sort(splices_.begin(), splices_.end(), [](const Splice& a, const Splice& b) { return a.begin < b.begin; });
+    std::size_t at = 0;
+    for (const auto& sp : splices_) {
+      out.append(line.substr(at, sp.begin - at));
+      out.append(arena_, sp.arena_begin, sp.arena_end - sp.arena_begin);
+      at = sp.end;
+    }
+    out.append(line.substr(at));
+    out.push_back('\n');
+    total.Add(stats);
+    return OkStatus();
+  }
+
+ private:
+  // Bind finds the record's region and record id.
+  Status Bind(std::string_view line, RecordBinding& binding) {
+    // Only encryption needs the region: a ciphertext's header names its own.
+    if (options_.operation == Operation::kEncrypt) {
+      std::optional<std::string> region;
+      bool not_a_string = false;
+      if (scan_.region.first != kNone) {
+        const std::string_view v = line.substr(scan_.region.first, scan_.region.second - scan_.region.first);
+        if (v.front() == '"') {
+          region.emplace();
+          if (!UnescapeJsonString(v.substr(1, v.size() - 2), *region)) not_a_string = true;
+        } else if (v != "null") {
+          not_a_string = true;
+        }
+      }
+      auto r = ResolveRegion(policy_, region, not_a_string);
+      if (!r.ok()) return r.status();
+      binding.region = std::move(r).value();
+    }
+    if (scan_.record_id.first != kNone) {
+      const std::string_view v = line.substr(scan_.record_id.first, scan_.record_id.second - scan_.record_id.first);
+      if (v.front() == '"') {
+        binding.record_id.emplace();
+        if (!UnescapeJsonString(v.substr(1, v.size() - 2), *binding.record_id)) binding.record_id.reset();
+      } else if (v.front() == '-' || (v.front() >= '0' && v.front() <= '9')) {
+        binding.record_id.emplace(v);
+      }
+    }
+    pending_indexes_.clear();
+    // Decrypt needs no check: a random-mode field without its record id simply fails to open.
+    return options_.operation == Operation::kEncrypt ? CheckBinding(policy_, binding) : OkStatus();
+  }
+
+  // StringContents gives the UTF-8 bytes of a JSON string value's text.
+  std::string_view StringContents(std::string_view text) {
+    const std::string_view raw = text.substr(1, text.size() - 2);
+    if (raw.find('\\') == std::string_view::npos) return raw;
+    unescaped_.clear();
+    UnescapeJsonString(raw, unescaped_);
+    return unescaped_;
+  }
+
+  Status EncryptValue(const PolicyField& field, const RecordBinding& binding, std::string_view text,
+                      RecordStats& stats) {
+    const bool is_string = text.front() == '"';
+    const std::string_view value = is_string ? StringContents(text) : text;
+    if (is_string && IsTextCiphertext(value) && FromText(value).ok()) {
+      ++stats.fields_skipped;
+      return OkStatus();
+    }
+    arena_.push_back('"');
+    SOVEREIGN_RETURN_IF_ERROR(codec_.Encrypt(field, binding, !is_string, value, arena_));
+    arena_.push_back('"');
+    ++stats.fields_encrypted;
+    if (field.index) {
+      auto index = codec_.Index(field, binding.region, value);
+      if (!index.ok()) return index.status();
+      pending_indexes_.emplace_back(static_cast<int>(&field - policy_.fields().data()), std::move(index).value());
+    }
+    return OkStatus();
+  }
+
+  Status OpenValue(const PolicyField& field, const RecordBinding& binding, std::string_view text,
+                   RecordStats& stats) {
+    if (text.front() != '"' || text.substr(1, text.size() - 2).find('\\') != std::string_view::npos ||
+        !IsTextCiphertext(text.substr(1))) {
+      ++stats.fields_skipped;
+      return OkStatus();
+    }
+    const std::string_view ct = text.substr(1, text.size() - 2);
+    Status s;
+    if (options_.operation == Operation::kRewrap) {
+      bool changed = false;
+      std::string from, index;
+      arena_.push_back('"');
+      s = codec_.Rewrap(field, binding.record_id, ct, arena_, changed, from, index);
+      if (s.ok() && changed) {
+        arena_.push_back('"');
+        if (!index.empty()) pending_indexes_.emplace_back(static_cast<int>(&field - policy_.fields().data()), index);
+        ++stats.fields_rewrapped;
+        ++stats.rewrapped_from[from];
+        return OkStatus();
+      }
+      arena_.pop_back();
+      if (s.ok()) {
+        ++stats.fields_skipped;
+        return OkStatus();
+      }
+    } else {
+      bool json_value = false;
+      s = codec_.Decrypt(field, binding.record_id, ct, plaintext_, json_value);
+      if (s.ok()) {
+        if (json_value) {
+          // Valid JSON text has CR or LF only as whitespace: keep the record on one line.
+          for (char c : plaintext_) arena_.push_back(c == '\n' || c == '\r' ? ' ' : c);
+        } else {
+          AppendJsonString(plaintext_, arena_);
+        }
+        ++stats.fields_decrypted;
+        return OkStatus();
+      }
+    }
+    if (s.code() == ErrorCode::kDenied && options_.on_denied != OnDenied::kFail) {
+      ++stats.denied;
+      if (options_.on_denied == OnDenied::kRedact) AppendJsonString(kRedactedMarker, arena_);
+      return OkStatus();
+    }
+    return s;
+  }
+
+  const FieldPolicy& policy_;
+  FieldCodec codec_;
+  JsonScanner scanner_;
+  TransformOptions options_;
+  ScanResult scan_;
+  std::string arena_, unescaped_, plaintext_;
+  std::vector<Splice> splices_;
+  std::vector<std::pair<int, std::string>> pending_indexes_;  // (policy field, blind index)
+};
+
+}  // namespace
+
+std::unique_ptr<RecordTransform> NewNdjsonTransform(const Client& client, const FieldPolicy& policy,
+                                                    const PathTrie& trie, TransformOptions options) {
+  return std::make_unique<NdjsonTransform>(client, policy, trie, options);
+}
+
+}  // namespace sovereign::pipeline

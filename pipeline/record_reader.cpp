@@ -1,0 +1,118 @@
+#include "pipeline/internal/record_reader.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include <fmt/format.h>
+
+namespace sovereign::pipeline {
+
+std::string_view NextRecord(Format format, std::string_view& data, std::uint64_t& lines) {
+  lines = 1;
+  std::size_t end = 0;
+  if (format == Format::kNdjson) {
+    end = data.find('\n');
+  } else {
+    bool quoted = false;
+    end = std::string_view::npos;
+    for (std::size_t i = 0; i < data.size(); ++i) {
+      const char c = data[i];
+      if (c == '"') {
+        quoted = !quoted;
+      } else if (c == '\n') {
+        if (!quoted) {
+          end = i;
+          break;
+        }
+        ++lines;
+      }
+    }
+  }
+  std::string_view record = data.substr(0, end);
+  data.remove_prefix(end == std::string_view::npos ? data.size() : end + 1);
+  return record;
+}
+
+Result<bool> RecordReader::Fill() {
+  if (eof_) return false;
+  const std::size_t old = buffer_.size();
+  const std::size_t want = std::max<std::size_t>(chunk_bytes_, 64 << 10);
+  buffer_.resize(old + want);
+  ssize_t n;
+  do {
+    n = ::read(fd_, buffer_.data() + old, want);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    const int e = errno;
+    buffer_.resize(old);
+    return Status(ErrorCode::kInvalidArgument, fmt::format("cannot read input: {}", std::strerror(e)));
+  }
+  buffer_.resize(old + static_cast<std::size_t>(n));
+  bytes_read_ += static_cast<std::uint64_t>(n);
+  if (n == 0) eof_ = true;
+  return n > 0;
+}
+
+std::size_t RecordReader::Boundary() {
+  if (format_ == Format::kNdjson) {
+    const auto pos = std::string_view(buffer_).rfind('\n');
+    return pos == std::string_view::npos ? 0 : pos + 1;
+  }
+  for (; scanned_ < buffer_.size(); ++scanned_) {
+    const char c = buffer_[scanned_];
+    if (c == '"') in_quotes_ = !in_quotes_;
+    else if (c == '\n' && !in_quotes_) last_boundary_ = scanned_ + 1;
+  }
+  return last_boundary_;
+}
+
+Result<bool> RecordReader::NextChunk(Chunk& chunk) {
+  while (true) {
+    const std::size_t boundary = buffer_.size() >= chunk_bytes_ || eof_ ? Boundary() : 0;
+    const std::size_t cut = eof_ ? buffer_.size() : boundary;
+    if (cut > 0) {
+      chunk.first_line = next_line_;
+      chunk.data.assign(buffer_, 0, cut);
+      buffer_.erase(0, cut);
+      scanned_ = scanned_ > cut ? scanned_ - cut : 0;
+      last_boundary_ = 0;
+      if (format_ == Format::kCsv) {
+        // Re-scan the carried-over bytes from the record boundary.
+        scanned_ = 0;
+        in_quotes_ = false;
+      }
+      for (char c : chunk.data) next_line_ += c == '\n';
+      return true;
+    }
+    if (eof_) return false;
+    auto more = Fill();
+    if (!more.ok()) return more.status();
+  }
+}
+
+Result<std::optional<std::string>> RecordReader::NextOne() {
+  while (true) {
+    std::string_view view(buffer_);
+    std::uint64_t lines = 0;
+    const std::string_view probe = view;
+    const std::string_view record = NextRecord(format_, view, lines);
+    const bool complete = probe.size() - view.size() > record.size() || eof_;
+    if (complete && !(eof_ && buffer_.empty())) {
+      std::string out(record);
+      buffer_.erase(0, probe.size() - view.size());
+      next_line_ += lines;
+      scanned_ = 0;
+      in_quotes_ = false;
+      last_boundary_ = 0;
+      return std::optional<std::string>(std::move(out));
+    }
+    if (eof_) return std::optional<std::string>();
+    auto more = Fill();
+    if (!more.ok()) return more.status();
+  }
+}
+
+}  // namespace sovereign::pipeline
