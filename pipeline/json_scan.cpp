@@ -34,6 +34,18 @@ int AddPath(PathTrie& trie, const std::vector<std::string>& segments) {
   return node;
 }
 
+// HexUnit returns the value of the four hex digits at `at` of `s`, or -1.
+int HexUnit(std::string_view s, std::size_t at) {
+  if (at + 4 > s.size()) return -1;
+  int value = 0;
+  for (std::size_t k = at; k < at + 4; ++k) {
+    const auto c = static_cast<unsigned char>(s[k]);
+    if (!std::isxdigit(c)) return -1;
+    value = value * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+  }
+  return value;
+}
+
 inline bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 }  // namespace
@@ -242,11 +254,18 @@ bool JsonScanner::String() {
       if (p_ + 1 >= n) return false;
       const char e = s_[p_ + 1];
       if (e == 'u') {
-        if (p_ + 6 > n) return false;
-        for (std::size_t k = 2; k < 6; ++k) {
-          if (!std::isxdigit(static_cast<unsigned char>(s_[p_ + k]))) return false;
-        }
+        // A \u escape is one UTF-16 code unit: a high surrogate must be
+        // followed by an escaped low one, and a low one never stands alone
+        // (such a string has no UTF-8 form to encrypt or to give back).
+        const int unit = HexUnit(s_, p_ + 2);
+        if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF)) return false;
         p_ += 6;
+        if (unit >= 0xD800 && unit <= 0xDBFF) {
+          if (p_ + 1 >= n || s_[p_] != '\\' || s_[p_ + 1] != 'u') return false;
+          const int low = HexUnit(s_, p_ + 2);
+          if (low < 0xDC00 || low > 0xDFFF) return false;
+          p_ += 6;
+        }
         continue;
       }
       if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' && e != 'r' && e != 't') return false;
