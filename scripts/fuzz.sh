@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang under ASan+UBSan and runs each for a
-# bounded time (default 60 s), starting from the committed seed corpus.
+# bounded time (default 60 s), starting from its committed seed corpus
+# (fuzz/corpus/<target>/).
 #   scripts/fuzz.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,9 +10,13 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWit
   -DSOVEREIGN_BUILD_FUZZ=ON -DSOVEREIGN_SANITIZE=ON -DSOVEREIGN_WERROR=ON \
   -DSOVEREIGN_BUILD_TESTS=OFF -DSOVEREIGN_BUILD_TOOLS=OFF -DSOVEREIGN_BUILD_BENCH=OFF \
   -DSOVEREIGN_BUILD_EXAMPLES=OFF -DSOVEREIGN_INSTALL=OFF
-cmake --build build-fuzz -j "$(nproc)" --target envelope_fuzz
+cmake --build build-fuzz -j "$(nproc)" --target envelope_fuzz json_scan_fuzz
 export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizers/lsan.supp  # see that file
-corpus=$(mktemp -d)
-trap 'rm -rf "$corpus"' EXIT
-cp fuzz/corpus/* "$corpus"/
-./build-fuzz/fuzz/envelope_fuzz -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 "$corpus"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for target in envelope json_scan; do
+  mkdir -p "$work/$target"
+  cp fuzz/corpus/"$target"/* "$work/$target"/
+  echo "fuzz: ${target}_fuzz for ${seconds} s"
+  ./build-fuzz/fuzz/"${target}"_fuzz -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 "$work/$target"
+done

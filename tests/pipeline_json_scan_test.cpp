@@ -57,8 +57,22 @@ bool ReferenceAccepts(std::string_view text) {
   return text.find('\0') == std::string_view::npos && nlohmann::json::accept(text);
 }
 
+// NumberOutOfRange reports whether the reference refuses `text` only because
+// a number overflows a double ("1e999"): RFC 8259 lets a parser limit number
+// ranges, and the scanner, which never converts numbers, need not.
+bool NumberOutOfRange(std::string_view text) {
+  try {
+    const auto parsed = nlohmann::json::parse(text);
+    (void)parsed;
+  } catch (const nlohmann::json::out_of_range& e) {
+    return e.id == 406;
+  } catch (const nlohmann::json::exception&) {
+  }
+  return false;
+}
+
 void CheckAgrees(std::string_view text) {
-  if (!Comparable(text)) return;
+  if (!Comparable(text) || NumberOutOfRange(text)) return;
   const bool reference = ReferenceAccepts(text);
   INFO("input: " << Printable(text));
   CHECK(ScannerAccepts(text) == reference);
@@ -68,7 +82,7 @@ TEST_CASE("the record scanner agrees with a reference parser on JSON edge cases"
   const std::string cases[] = {
       "{}", "[]", "  {\"a\":1}  ", "{\"a\":1}\n", "\t{\"a\" : [ 1 , 2 ] }\r",
       "", " ", "{", "}", "{\"a\":1}}", "{} {}", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{1:2}", "{'a':1}",
-      "0", "-0", "01", "-01", "1.", ".5", "1e", "1e+", "1e+5", "1E-5", "-", "+1", "1.5e3", "0x10", "NaN",
+      "0", "-0", "01", "-01", "1.", ".5", "1e", "1e+", "1e+5", "1E-5", "1e999", "-1e999", "[7777e93194]", "-", "+1", "1.5e3", "0x10", "NaN",
       "Infinity", "true", "false", "null", "tru", "nul", "True",
       "\"\"", "\"\\\"\"", "\"\\\\\"", "\"\\/\"", "\"\\b\\f\\n\\r\\t\"", "\"\\x\"", "\"\\u00e9\"", "\"\\u00G9\"",
       "\"\\u12\"", "\"\\ud83d\\ude00\"", "\"\\ud83d\"", "\"\\ude00\"", "\"\\ud83d\\u0041\"",
@@ -119,7 +133,7 @@ TEST_CASE("the record scanner agrees with a reference parser on mutated records"
           }
       }
     }
-    if (!Comparable(text)) continue;
+    if (!Comparable(text) || NumberOutOfRange(text)) continue;
     const bool reference = ReferenceAccepts(text);
     (reference ? accepted : refused) += 1;
     if (ScannerAccepts(text) != reference) {

@@ -40,7 +40,7 @@ Status CheckBinding(const FieldPolicy& policy, const RecordBinding& binding);
 // one per worker thread.
 class FieldCodec {
  public:
-  FieldCodec(const Client& client, const FieldPolicy& policy) : client_(client), policy_(policy) {}
+  FieldCodec(const Client& client, const FieldPolicy& /*policy*/) : client_(client) {}
 
   // Encrypt appends the text ciphertext of a value to `out`: `json_value`
   // false means `value` is a string's UTF-8 bytes, true means JSON text.
@@ -70,7 +70,6 @@ class FieldCodec {
   Result<std::pair<std::uint32_t, std::uint32_t>> Primary(const PolicyField& field, const std::string& region);
 
   const Client& client_;
-  const FieldPolicy& policy_;
   std::string scratch_;
   std::map<std::tuple<std::string, std::string, std::string, Mode>, std::pair<std::uint32_t, std::uint32_t>> primary_;
 };
