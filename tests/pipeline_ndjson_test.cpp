@@ -205,6 +205,9 @@ TEST_CASE("ndjson: a bad policy or unreadable input is fatal (exit 1) before any
   CHECK_THAT(r.err, Catch::Contains("fields[0] (/email)") && Catch::Contains("nope"));
   r = RunCli({"encrypt", "--policy", w.WritePolicy(UsersPolicy()), "--in", w.File("missing.ndjson"), "--out", out});
   CHECK(r.exit_code == 1);
+  r = RunCli({"encrypt", "--policy", w.WritePolicy(UsersPolicy()), "--region", "eu", "--out", out}, "{}\n");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("--region"));
   struct stat st{};
   CHECK(stat(out.c_str(), &st) != 0);
 }
