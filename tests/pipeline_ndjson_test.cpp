@@ -252,3 +252,19 @@ TEST_CASE("ndjson: a decrypted JSON value with line breaks stays on one line; de
 }
 
 }  // namespace sovereign::test
+
+namespace sovereign::test {
+
+TEST_CASE("ndjson: --progress draws a progress line on stderr; it is off when stderr is not a terminal") {
+  PipelineWorld w;
+  const std::string policy = w.WritePolicy(UsersPolicy());
+  const std::string input = Ndjson(GenerateUsers(20, 8));
+  auto forced = RunCli({"encrypt", "--policy", policy, "--progress"}, input);
+  REQUIRE(forced.exit_code == 0);
+  CHECK_THAT(forced.err, Catch::Contains("20 records") && Catch::Contains("MB/s"));
+  auto plain = RunCli({"encrypt", "--policy", policy}, input);
+  CHECK(Lines(plain.err).size() == 1);  // the summary only
+  CHECK(forced.out.size() == plain.out.size());
+}
+
+}  // namespace sovereign::test
