@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -77,14 +78,11 @@ Result<bool> RecordReader::NextChunk(Chunk& chunk) {
       chunk.first_line = next_line_;
       chunk.data.assign(buffer_, 0, cut);
       buffer_.erase(0, cut);
-      scanned_ = scanned_ > cut ? scanned_ - cut : 0;
+      // CSV: the carried-over bytes start at a record boundary, outside quotes; re-scan them.
+      scanned_ = 0;
+      in_quotes_ = false;
       last_boundary_ = 0;
-      if (format_ == Format::kCsv) {
-        // Re-scan the carried-over bytes from the record boundary.
-        scanned_ = 0;
-        in_quotes_ = false;
-      }
-      for (char c : chunk.data) next_line_ += c == '\n';
+      next_line_ += static_cast<std::uint64_t>(std::count(chunk.data.begin(), chunk.data.end(), '\n'));
       return true;
     }
     if (eof_) return false;

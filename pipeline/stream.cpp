@@ -180,10 +180,7 @@ Result<StreamSummary> RunStream(RecordReader& reader, Format format, int out_fd,
   work_cv.notify_all();
   done_cv.notify_all();
   for (auto& w : workers) w.join();
-  {
-    std::lock_guard lock(mu);
-  }
-  done_cv.notify_all();
+  done_cv.notify_all();  // the writer may be waiting for the end of input
   writer.join();
   if (!fatal.ok()) return fatal;
   return total;

@@ -205,6 +205,9 @@ TEST_CASE("ndjson: a bad policy or unreadable input is fatal (exit 1) before any
   CHECK_THAT(r.err, Catch::Contains("fields[0] (/email)") && Catch::Contains("nope"));
   r = RunCli({"encrypt", "--policy", w.WritePolicy(UsersPolicy()), "--in", w.File("missing.ndjson"), "--out", out});
   CHECK(r.exit_code == 1);
+  r = RunCli({"encrypt", "--policy", w.WritePolicy(UsersPolicy()), "--region", "eu", "--out", out}, "{}\n");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("--region"));
   struct stat st{};
   CHECK(stat(out.c_str(), &st) != 0);
 }
@@ -246,6 +249,22 @@ TEST_CASE("ndjson: a decrypted JSON value with line breaks stays on one line; de
   auto enc = RunCli({"encrypt", "--policy", policy}, dec.out);
   CHECK(enc.exit_code == 2);
   CHECK_THAT(enc.err, Catch::Contains("region at /residency is not a string"));
+}
+
+}  // namespace sovereign::test
+
+namespace sovereign::test {
+
+TEST_CASE("ndjson: --progress draws a progress line on stderr; it is off when stderr is not a terminal") {
+  PipelineWorld w;
+  const std::string policy = w.WritePolicy(UsersPolicy());
+  const std::string input = Ndjson(GenerateUsers(20, 8));
+  auto forced = RunCli({"encrypt", "--policy", policy, "--progress"}, input);
+  REQUIRE(forced.exit_code == 0);
+  CHECK_THAT(forced.err, Catch::Contains("20 records") && Catch::Contains("MB/s"));
+  auto plain = RunCli({"encrypt", "--policy", policy}, input);
+  CHECK(plain.err.find("MB/s") == std::string::npos);
+  CHECK(forced.out.size() == plain.out.size());
 }
 
 }  // namespace sovereign::test

@@ -99,6 +99,7 @@ std::string Summary(Operation op, const pipeline::StreamSummary& s, double secon
 
 void Run(const Args& args, Operation op) {
   const auto start = std::chrono::steady_clock::now();
+  if (!args.keystore.region.empty()) Fatal("--region does not apply here: the policy's \"region\" rule chooses");
   auto parsed = FieldPolicy::ParseFile(args.policy);
   if (!parsed.ok()) Fatal(parsed.status().message());
   const FieldPolicy policy = std::move(parsed).value();

@@ -102,9 +102,12 @@ std::vector<std::string> Lines(const std::string& text) {
 }
 
 nlohmann::json Summary(const ProcessResult& r) {
+  // The last summary-shaped line: sanitizer builds may print their own report after it.
   const auto lines = Lines(r.err);
-  if (lines.empty()) throw std::runtime_error("no summary line; stderr empty");
-  return nlohmann::json::parse(lines.back());
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    if (it->rfind("{\"records_in\":", 0) == 0) return nlohmann::json::parse(*it);
+  }
+  throw std::runtime_error("no summary line on stderr");
 }
 
 std::string ReadFile(const std::string& path) {

@@ -45,7 +45,7 @@ std::string Ndjson(const std::vector<OrderedJson>& records);
 // Lines splits text into lines (without the '\n').
 std::vector<std::string> Lines(const std::string& text);
 
-// Summary parses the last line of a pipeline command's stderr.
+// Summary parses the summary line of a pipeline command's stderr (the last one).
 nlohmann::json Summary(const ProcessResult& r);
 
 // ReadFile / WriteFile: whole files, bytes exactly.
