@@ -2,7 +2,8 @@
 # The Sovereign demo. Part one, on an embedded keystore: a key officer creates
 # a region's keystore and key, an application protects the sensitive fields of
 # a few user records, the key is rotated, and old ciphertexts still decrypt —
-# while a ciphertext moved to another record or tampered with is refused.
+# while a ciphertext moved to another record or tampered with is refused; a
+# data pipeline then protects a whole NDJSON export under a field policy.
 # Part two: the same keystore served on loopback over mutual TLS; the US
 # application reads the records, an offshore engineer sees only ciphertext,
 # and the audit log that recorded all of it verifies.
@@ -83,10 +84,31 @@ printf '%s' "$tampered" | "$sovereign" field decrypt --path /phone --record-id u
 echo "(exit code $?)"
 set -e
 
-step "7. Every key use and change is in the hash-chained, MAC'd audit log"
+step "7. A data pipeline protects every sensitive field of an NDJSON export under a field policy"
+cat > "$work/users.ndjson" <<'NDJSON'
+{"id":"u-1001","name":"Ann","email":"ann@example.com","ssn":"123-45-6789","address":{"city":"Austin","zip":"78701"},"plan":"pro"}
+{"id":"u-1002","name":"Bob","email":"bob@example.com","ssn":"987-65-4321","address":{"city":"Boston","zip":"02108"},"plan":"free"}
+NDJSON
+cat > "$work/users.policy.json" <<POLICY
+{
+  "keystores": {"us": {"dir": "$SOVEREIGN_KEYSTORE"}},
+  "region": "us",
+  "record_id": "/id",
+  "fields": [
+    {"path": "/email", "key": "users", "mode": "deterministic", "index": {"path": "/email_index", "bits": 32}},
+    {"path": "/ssn", "key": "users"},
+    {"path": "/address/*", "key": "users", "label": "address"}
+  ]
+}
+POLICY
+run "$sovereign" encrypt --policy "$work/users.policy.json" --in "$work/users.ndjson" --out "$work/users.enc.ndjson"
+cut -c1-230 "$work/users.enc.ndjson" | sed 's/$/…/'
+run "$sovereign" decrypt --policy "$work/users.policy.json" --in "$work/users.enc.ndjson"
+
+step "8. Every key use and change is in the hash-chained, MAC'd audit log"
 tail -n 3 "$SOVEREIGN_KEYSTORE/audit.log" | cut -c1-160 | sed 's/$/…/'
 
-step "8. The keystore as a regional service: a PKI with SPIFFE identities, mTLS on loopback"
+step "9. The keystore as a regional service: a PKI with SPIFFE identities, mTLS on loopback"
 pki=$work/pki
 mkdir -p "$pki"
 (
@@ -134,13 +156,13 @@ as() { # who, then a sovereign command
     "$sovereign" "$@"
 }
 
-step "9. The US application reads the records through the keystore service"
+step "10. The US application reads the records through the keystore service"
 for id in u-1001 u-1002; do
   printf '%s: ssn=%s\n' "$id" \
     "$(printf '%s' "${stored[$id,ssn]}" | as us-app field decrypt --path /ssn --record-id "$id")"
 done
 
-step "10. The offshore engineer sees only ciphertext, and may still add data"
+step "11. The offshore engineer sees only ciphertext, and may still add data"
 for id in u-1001 u-1002; do
   printf '%s: ssn (keep)   = %s\n' "$id" \
     "$(printf '%s' "${stored[$id,ssn]}" | as cn-alice field decrypt --path /ssn --record-id "$id" --on-denied keep | cut -c1-40)…"
@@ -157,7 +179,7 @@ echo "alice encrypted a new phone number (remotely; no key reached her): ${new_p
 printf 'and the US application reads it: %s\n' \
   "$(printf '%s' "$new_phone" | as us-app field decrypt --path /phone --record-id u-1004)"
 
-step "11. Every lease, remote operation and denial was audited; the log verifies"
+step "12. Every lease, remote operation and denial was audited; the log verifies"
 grep -c '"outcome":"denied"' "$SOVEREIGN_KEYSTORE/audit.log" | sed 's/^/denied requests recorded: /'
 kill $serve_pid
 wait $serve_pid 2>/dev/null || true
