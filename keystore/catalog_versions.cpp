@@ -42,6 +42,34 @@ Status Catalog::RecordUse(std::uint32_t key_id, std::uint32_t version, TimePoint
   return s->Run();
 }
 
+Result<std::vector<Catalog::WrappedVersion>> Catalog::ListWrappedVersions() {
+  auto s = db_.Prepare("SELECT key_id, version, wrapped FROM key_versions WHERE wrapped IS NOT NULL");
+  if (!s.ok()) return s.status();
+  std::vector<WrappedVersion> out;
+  for (;;) {
+    auto row = s->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    out.push_back(WrappedVersion{static_cast<std::uint32_t>(s->ColumnInt(0)),
+                                 static_cast<std::uint32_t>(s->ColumnInt(1)), s->ColumnBlob(2)});
+  }
+}
+
+Status Catalog::SetWrapped(std::uint32_t key_id, std::uint32_t version, std::span<const std::uint8_t> wrapped) {
+  auto s = db_.Prepare("UPDATE key_versions SET wrapped = ? WHERE key_id = ? AND version = ? AND wrapped IS NOT NULL");
+  if (!s.ok()) return s.status();
+  s->BindBlob(1, wrapped).Bind(2, std::int64_t{key_id}).Bind(3, std::int64_t{version});
+  return s->Run();
+}
+
+Status Catalog::SetRootWrap(std::span<const std::uint8_t> root_key_check,
+                            std::span<const std::uint8_t> wrapped_audit_key) {
+  auto s = db_.Prepare("UPDATE meta SET root_key_check = ?, wrapped_audit_key = ? WHERE id = 1");
+  if (!s.ok()) return s.status();
+  s->BindBlob(1, root_key_check).BindBlob(2, wrapped_audit_key);
+  return s->Run();
+}
+
 Status Catalog::WipeWal() {
   int log_frames = 0;
   int checkpointed = 0;

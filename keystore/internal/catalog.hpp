@@ -102,6 +102,16 @@ class Catalog {
   // RecordUse counts one issued field key of `version` at `now`;
   // `random_primary` when it was a random-mode key of the primary version.
   Status RecordUse(std::uint32_t key_id, std::uint32_t version, TimePoint now, bool random_primary);
+  // Root key rotation (root_rotation.cpp) rewrites every wrapped secret.
+  struct WrappedVersion {
+    std::uint32_t key_id = 0;
+    std::uint32_t version = 0;
+    std::vector<std::uint8_t> wrapped;
+  };
+  Result<std::vector<WrappedVersion>> ListWrappedVersions();
+  Status SetWrapped(std::uint32_t key_id, std::uint32_t version, std::span<const std::uint8_t> wrapped);
+  Status SetRootWrap(std::span<const std::uint8_t> root_key_check, std::span<const std::uint8_t> wrapped_audit_key);
+
   // WipeWal checkpoints the WAL into the database and truncates it to zero
   // bytes, so frames holding overwritten pages do not linger there. Must be
   // called outside a transaction. kKeystoreUnavailable if a reader in another
