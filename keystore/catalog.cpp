@@ -31,6 +31,9 @@ CREATE TABLE key_versions (
   state TEXT NOT NULL CHECK (state IN ('enabled', 'disabled', 'retired', 'destroyed')),
   created_at INTEGER NOT NULL,
   wrapped BLOB,
+  issues INTEGER NOT NULL DEFAULT 0,
+  random_issues INTEGER NOT NULL DEFAULT 0,
+  last_used_at INTEGER,
   CHECK ((state = 'destroyed') = (wrapped IS NULL)),
   PRIMARY KEY (key_id, version)
 ) WITHOUT ROWID;
@@ -72,11 +75,35 @@ Result<KeyVersionRow> ReadVersionRow(const Statement& s) {
   row.state = *state;
   row.created_at = FromMicros(s.ColumnInt(2));
   if (!s.ColumnIsNull(3)) row.wrapped = s.ColumnBlob(3);
+  row.issues = static_cast<std::uint64_t>(s.ColumnInt(4));
+  row.random_issues = static_cast<std::uint64_t>(s.ColumnInt(5));
+  if (!s.ColumnIsNull(6)) row.last_used_at = FromMicros(s.ColumnInt(6));
   return row;
 }
 
 constexpr std::string_view kKeyColumns = "id, name, created_at, primary_version, min_decrypt_version";
-constexpr std::string_view kVersionColumns = "version, state, created_at, wrapped";
+constexpr std::string_view kVersionColumns =
+    "version, state, created_at, wrapped, issues, random_issues, last_used_at";
+
+// MigrateFromVersion1 adds the usage columns of schema version 2, unless a
+// concurrent opener did so first (checked under the write lock).
+Status MigrateFromVersion1(Database& db) {
+  auto tx = Transaction::BeginImmediate(db);
+  if (!tx.ok()) return tx.status();
+  {
+    auto s = db.Prepare("SELECT schema_version FROM meta WHERE id = 1");
+    if (!s.ok()) return s.status();
+    auto row = s->Step();
+    if (!row.ok()) return row.status();
+    if (*row && s->ColumnInt(0) == kCatalogSchemaVersion) return OkStatus();
+  }
+  SOVEREIGN_RETURN_IF_ERROR(db.Exec(
+      "ALTER TABLE key_versions ADD COLUMN issues INTEGER NOT NULL DEFAULT 0;"
+      "ALTER TABLE key_versions ADD COLUMN random_issues INTEGER NOT NULL DEFAULT 0;"
+      "ALTER TABLE key_versions ADD COLUMN last_used_at INTEGER;"
+      "UPDATE meta SET schema_version = 2 WHERE id = 1;"));
+  return tx->Commit();
+}
 
 Result<std::optional<KeyRow>> QueryOneKey(Database& db, std::string_view where, auto bind) {
   auto s = db.Prepare(fmt::format("SELECT {} FROM keys WHERE {}", kKeyColumns, where));
@@ -125,18 +152,28 @@ Result<Catalog> Catalog::Open(const std::filesystem::path& path) {
   auto db = Database::Open(path, /*create=*/false);
   if (!db.ok()) return db.status();
   Catalog catalog(std::move(db).value());
-  auto s = catalog.db_.Prepare("SELECT schema_version FROM meta WHERE id = 1");
-  if (!s.ok()) {
-    return Status(ErrorCode::kFailedPrecondition,
-                  fmt::format("{} is not a Sovereign catalog ({})", path.string(), s.status().message()));
+  std::int64_t version = 0;
+  {
+    auto s = catalog.db_.Prepare("SELECT schema_version FROM meta WHERE id = 1");
+    if (!s.ok()) {
+      return Status(ErrorCode::kFailedPrecondition,
+                    fmt::format("{} is not a Sovereign catalog ({})", path.string(), s.status().message()));
+    }
+    auto row = s->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) {
+      return Status(ErrorCode::kFailedPrecondition, fmt::format("catalog {} has no meta row", path.string()));
+    }
+    version = s->ColumnInt(0);
   }
-  auto row = s->Step();
-  if (!row.ok()) return row.status();
-  if (!*row) return Status(ErrorCode::kFailedPrecondition, fmt::format("catalog {} has no meta row", path.string()));
-  if (s->ColumnInt(0) != kCatalogSchemaVersion) {
+  if (version == 1) {
+    SOVEREIGN_RETURN_IF_ERROR(MigrateFromVersion1(catalog.db_));
+    return catalog;
+  }
+  if (version != kCatalogSchemaVersion) {
     return Status(ErrorCode::kFailedPrecondition,
-                  fmt::format("catalog {} has schema version {}; this build supports {}", path.string(),
-                              s->ColumnInt(0), kCatalogSchemaVersion));
+                  fmt::format("catalog {} has schema version {}; this build supports {}", path.string(), version,
+                              kCatalogSchemaVersion));
   }
   return catalog;
 }

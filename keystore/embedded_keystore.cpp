@@ -43,6 +43,15 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
 
   Result<KeyInfo> CreateKey(std::string_view name) override { return CreateKeyAs({}, name); }
   Result<KeyInfo> RotateKey(std::string_view name) override { return RotateKeyAs({}, name); }
+  Result<KeyInfo> RetireVersionsBelow(std::string_view name, std::uint32_t version) override {
+    return ChangeKeyAs({}, name, KeyChange{KeyChange::Kind::kRetireBelow, version});
+  }
+  Result<KeyInfo> SetVersionEnabled(std::string_view name, std::uint32_t version, bool enabled) override {
+    return ChangeKeyAs({}, name, KeyChange{enabled ? KeyChange::Kind::kEnable : KeyChange::Kind::kDisable, version});
+  }
+  Result<KeyInfo> DestroyVersion(std::string_view name, std::uint32_t version) override {
+    return ChangeKeyAs({}, name, KeyChange{KeyChange::Kind::kDestroy, version});
+  }
   Result<FieldKeyMaterial> PrimaryFieldKey(std::string_view key_name, Mode mode, std::string_view label) override {
     return PrimaryFieldKeyAs({}, kIssueOp, key_name, mode, label);
   }
@@ -97,6 +106,21 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
     SOVEREIGN_RETURN_IF_ERROR(catalog().SetPrimaryVersion(id, version));
     event.versions = {version};
     return CommitAudited(*tx, event, now, id);
+  }
+
+  Result<KeyInfo> ChangeKeyAs(std::string_view principal, std::string_view name, const KeyChange& change) override {
+    SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(name));
+    std::lock_guard lock(mu_);
+    Result<KeyInfo> info = ChangeKeyLocked(principal, name, change);
+    if (info.ok() && change.kind == KeyChange::Kind::kDestroy) {
+      // The committed pages no longer hold the secret (secure_delete); the
+      // WAL still holds older frames that did, until truncated. The
+      // checkpoint waits up to the busy timeout for readers in other
+      // processes; if it cannot finish, the destroy (committed) stands and a
+      // later complete checkpoint truncates the WAL (docs/rotation.md).
+      (void)catalog().WipeWal();
+    }
+    return info;
   }
 
   Result<KeyInfo> GetKey(std::string_view name) override {
@@ -226,8 +250,37 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
     return Status(ErrorCode::kKeyNotFound, fmt::format("key '{}' not found in region '{}'", name, region()));
   }
 
-  // AddVersion creates a random version secret and stores it wrapped.
+  Result<KeyInfo> ChangeKeyLocked(std::string_view principal, std::string_view name, const KeyChange& change) {
+    const auto now = std::chrono::system_clock::now();
+    auto tx = Transaction::BeginImmediate(catalog().db());
+    if (!tx.ok()) return tx.status();
+    AuditEvent event = Event(principal, KeyChangeOp(change.kind), name);
+    event.versions = {change.version};
+    auto key = catalog().FindKey(name);
+    if (!key.ok()) return key.status();
+    if (!*key) return Refuse(*tx, event, now, KeyNotFound(name));
+    event.key_id = (*key)->id;
+    Status applied = ApplyKeyChange(catalog(), **key, change);
+    const bool refused = applied.code() == ErrorCode::kFailedPrecondition ||
+                         applied.code() == ErrorCode::kKeyNotFound || applied.code() == ErrorCode::kInvalidArgument;
+    if (refused) return Refuse(*tx, event, now, applied);
+    if (!applied.ok()) return applied;  // rolled back, nothing recorded
+    return CommitAudited(*tx, event, now, (*key)->id);
+  }
+
+  // AddVersion creates a random version secret and stores it wrapped. It
+  // refuses when the catalog is no longer wrapped under this object's root
+  // key (`keystore rotate-root` ran since it opened): a version wrapped under
+  // the old key would be lost with it.
   Status AddVersion(std::uint32_t key_id, std::uint32_t version, TimePoint now) {
+    auto meta = catalog().ReadMeta();
+    if (!meta.ok()) return meta.status();
+    auto check = RootKeyCheckValue(files_.root_key, region());
+    if (!check.ok()) return check.status();
+    if (*check != meta->root_key_check) {
+      return Status(ErrorCode::kFailedPrecondition,
+                    "the keystore's root key was rotated since it was opened: reopen it (restart the service)");
+    }
     SecretBytes secret = SecretBytes::Random(kVersionSecretSize);
     auto wrapped = WrapSecret(files_.root_key, KeyVersionAssociatedData(region(), key_id, version), secret);
     if (!wrapped.ok()) return wrapped.status();
@@ -239,15 +292,19 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
     info.name = row.name;
     info.id = row.id;
     info.primary_version = row.primary_version;
+    info.min_decrypt_version = row.min_decrypt_version;
     info.created_at = row.created_at;
     auto versions = catalog().ListVersions(row.id);
     if (!versions.ok()) return versions.status();
     for (const KeyVersionRow& v : *versions) {
-      // Versions below the minimum decrypt version are retired whatever their row says.
-      KeyVersionState state = v.version < row.min_decrypt_version && v.state != KeyVersionState::kDestroyed
-                                  ? KeyVersionState::kRetired
-                                  : v.state;
-      info.versions.push_back(KeyVersionInfo{v.version, state, v.created_at});
+      KeyVersionInfo version;
+      version.version = v.version;
+      version.state = EffectiveState(row, v);
+      version.created_at = v.created_at;
+      version.issues = v.issues;
+      version.random_issues = v.random_issues;
+      version.last_used_at = v.last_used_at;
+      info.versions.push_back(version);
     }
     return info;
   }

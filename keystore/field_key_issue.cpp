@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "keystore/internal/key_lifecycle.hpp"
 #include "keystore/internal/wrap.hpp"
 #include "sdk/internal/hmac_sha256.hpp"
 
@@ -29,7 +30,7 @@ PreparedIssue Failed(Status error) { return PreparedIssue{std::nullopt, std::mov
 // returns it only once the audit record is durable and the transaction
 // (which may register the label) has committed.
 PreparedIssue Prepare(Ctx& c, AuditEvent event, TimePoint now, const KeyRow& key, std::uint32_t version, Mode mode,
-                      std::string label, std::uint32_t label_id) {
+                      std::string label, std::uint32_t label_id, bool primary) {
   event.key_id = key.id;
   event.versions = {version};
   auto row = c.files.catalog.FindVersion(key.id, version);
@@ -38,8 +39,7 @@ PreparedIssue Prepare(Ctx& c, AuditEvent event, TimePoint now, const KeyRow& key
     return Refused(std::move(event), Status(ErrorCode::kKeyNotFound,
                                             fmt::format("key '{}' has no version {}", key.name, version)));
   }
-  KeyVersionState state = (*row)->state;
-  if (version < key.min_decrypt_version && state != KeyVersionState::kDestroyed) state = KeyVersionState::kRetired;
+  const KeyVersionState state = EffectiveState(key, **row);
   if (state != KeyVersionState::kEnabled || !(*row)->wrapped) {
     return Refused(std::move(event),
                    Status(ErrorCode::kKeyVersionUnusable,
@@ -50,6 +50,10 @@ PreparedIssue Prepare(Ctx& c, AuditEvent event, TimePoint now, const KeyRow& key
   if (!secret.ok()) return Refused(std::move(event), secret.status());
   auto field_key = internal::DeriveFieldKey(*secret, mode, label);
   if (!field_key.ok()) return Failed(field_key.status());
+  // Only a random-mode key of the primary may encrypt with random nonces:
+  // those issues make up the version's usage bound (docs/rotation.md).
+  Status counted = c.files.catalog.RecordUse(key.id, version, now, primary && mode == Mode::kRandom);
+  if (!counted.ok()) return Failed(counted);
 
   FieldKeyMaterial out;
   out.region = c.files.region;
@@ -82,7 +86,8 @@ PreparedIssue PrepareByName(Ctx& c, const IssueRequest& r, TimePoint now) {
     if (!inserted.ok()) return Failed(inserted.status());
     *label_id = *inserted;
   }
-  return Prepare(c, std::move(event), now, **key, (*key)->primary_version, r.mode, std::string(r.label), **label_id);
+  return Prepare(c, std::move(event), now, **key, (*key)->primary_version, r.mode, std::string(r.label), **label_id,
+                 /*primary=*/true);
 }
 
 PreparedIssue PrepareById(Ctx& c, const IssueRequest& r, TimePoint now) {
@@ -104,7 +109,8 @@ PreparedIssue PrepareById(Ctx& c, const IssueRequest& r, TimePoint now) {
                                                                                 r.label_id, c.files.region)));
   }
   event.labels = {**label};
-  return Prepare(c, std::move(event), now, **key, r.version, r.mode, std::move(*label).value(), r.label_id);
+  return Prepare(c, std::move(event), now, **key, r.version, r.mode, std::move(*label).value(), r.label_id,
+                 /*primary=*/false);
 }
 
 }  // namespace

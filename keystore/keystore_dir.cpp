@@ -15,6 +15,7 @@
 
 #include "keystore/internal/posix_file.hpp"
 #include "keystore/internal/root_key.hpp"
+#include "keystore/internal/root_rotation.hpp"
 #include "keystore/internal/wrap.hpp"
 #include "sovereign/envelope.hpp"
 
@@ -128,6 +129,8 @@ Result<KeystoreFiles> OpenKeystoreFiles(const fs::path& dir_in) {
                               "{} --region <region>`",
                               dir.string(), kRootKeyFileName, kCatalogFileName, dir.string()));
   }
+  // A root key rotation a crash interrupted is finished or undone first.
+  SOVEREIGN_RETURN_IF_ERROR(ReconcileRootKeyFiles(dir));
   auto root_key = LoadRootKeyFile(dir);
   if (!root_key.ok()) return root_key.status();
   const fs::path catalog_path = dir / kCatalogFileName;

@@ -21,18 +21,18 @@ constexpr std::size_t kFileSize = kHeader.size() + kRootKeySize;
 
 }  // namespace
 
-Result<SecretBytes> CreateRootKeyFile(const std::filesystem::path& dir) {
+Result<SecretBytes> CreateRootKeyFile(const std::filesystem::path& dir, std::string_view name) {
   SecretBytes key = SecretBytes::Random(kRootKeySize);
   SecretBytes file(kFileSize);  // wiped on every path
   auto token = InsecureSecretKeyAccess::Get();
   std::copy(kHeader.begin(), kHeader.end(), file.mutable_bytes(token).begin());
   std::ranges::copy(key.bytes(token), file.mutable_bytes(token).begin() + kHeader.size());
-  SOVEREIGN_RETURN_IF_ERROR(PublishNewFile(dir, kRootKeyFileName, file.bytes(token)));
+  SOVEREIGN_RETURN_IF_ERROR(PublishNewFile(dir, name, file.bytes(token)));
   return key;
 }
 
-Result<SecretBytes> LoadRootKeyFile(const std::filesystem::path& dir) {
-  const std::filesystem::path path = dir / kRootKeyFileName;
+Result<SecretBytes> LoadRootKeyFile(const std::filesystem::path& dir, std::string_view name) {
+  const std::filesystem::path path = dir / std::string(name);
   // O_NOFOLLOW: a symlink could point the keystore at a key an attacker controls
   // or make it read a file it should not.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));

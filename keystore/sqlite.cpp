@@ -154,6 +154,9 @@ Result<Database> Database::Open(const std::filesystem::path& path, bool create) 
                   fmt::format("catalog {}: cannot switch to WAL mode", path.string()));
   }
   SOVEREIGN_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous = FULL"));
+  // Deleted or overwritten content (a destroyed version's wrapped secret) is
+  // zeroed in the page rather than left in free space.
+  SOVEREIGN_RETURN_IF_ERROR(db.Exec("PRAGMA secure_delete = ON"));
   return db;
 }
 

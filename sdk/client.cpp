@@ -176,7 +176,14 @@ class ClientImpl final : public Client {
     auto cache = CacheFor(spec.region);
     if (!cache.ok()) return cache.status();
     auto session = (*cache)->PrimarySession(spec.key, spec.mode, spec.label);
-    if (session.ok()) return (*session)->Seal(plaintext, context, out);
+    if (session.ok()) {
+      Status sealed = (*session)->Seal(plaintext, context, out);
+      if (sealed.ok() || !(*session)->cipher().RandomBudgetSpent()) return sealed;
+      // The key's random-mode budget is used up: the cache has it issued
+      // again (the keystore counts the new issue) and the value is sealed once more.
+      session = (*cache)->PrimarySession(spec.key, spec.mode, spec.label);
+      if (session.ok()) return (*session)->Seal(plaintext, context, out);
+    }
     if (!UseRemote(session.status(), **cache)) return session.status();
     // Not allowed to hold this key: the keystore may still encrypt for us.
     const RemoteEncryptItem item{spec.key, spec.label, spec.mode, plaintext, &context};

@@ -66,13 +66,16 @@ FieldCipher::Session::Session(const FieldCipher* cipher, std::unique_ptr<Engine>
     : cipher_(cipher), engine_(std::move(engine)) {}
 
 FieldCipher::Session::Session(Session&& other) noexcept
-    : cipher_(std::exchange(other.cipher_, nullptr)), engine_(std::move(other.engine_)) {}
+    : cipher_(std::exchange(other.cipher_, nullptr)),
+      engine_(std::move(other.engine_)),
+      random_budget_(std::exchange(other.random_budget_, 0)) {}
 
 FieldCipher::Session& FieldCipher::Session::operator=(Session&& other) noexcept {
   if (this != &other) {
     Release();
     cipher_ = std::exchange(other.cipher_, nullptr);
     engine_ = std::move(other.engine_);
+    random_budget_ = std::exchange(other.random_budget_, 0);
   }
   return *this;
 }
@@ -142,8 +145,22 @@ void FieldCipher::Return(std::unique_ptr<Engine> engine) const noexcept {
 Status FieldCipher::Session::Seal(std::string_view plaintext, const FieldContext& context,
                                   std::vector<std::uint8_t>& out) {
   std::array<std::uint8_t, kGcmNonceSize> nonce{};
-  if (ok() && cipher_->material_.mode == Mode::kRandom) FillNonce(nonce);
+  if (ok() && cipher_->material_.mode == Mode::kRandom) {
+    if (random_budget_ == 0 && !ClaimRandomBudget()) {
+      return Status(ErrorCode::kFailedPrecondition, "the field key's random-mode encryption budget is used up");
+    }
+    --random_budget_;
+    FillNonce(nonce);
+  }
   return SealWithNonce(plaintext, context, nonce, out);
+}
+
+bool FieldCipher::Session::ClaimRandomBudget() noexcept {
+  // fetch_add may overshoot the limit; only what lies below it is granted.
+  const std::uint64_t before = cipher_->random_claimed_.fetch_add(kRandomBudgetChunk, std::memory_order_relaxed);
+  if (before >= kRandomEncryptionsPerIssue) return false;
+  random_budget_ = std::min(kRandomBudgetChunk, kRandomEncryptionsPerIssue - before);
+  return true;
 }
 
 Status FieldCipher::Session::SealWithNonce(std::string_view plaintext, const FieldContext& context,

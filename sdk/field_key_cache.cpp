@@ -136,6 +136,8 @@ Result<FieldKeyCache::Entry> FieldKeyCache::Lookup(Map& map, const Key& key, Fet
     const std::int64_t now = NowMs();
     if (it == map.end() || it->second.deadline_ms <= now) return std::nullopt;
     if (!it->second.cipher) return Result<Entry>(it->second.denial);
+    // A key whose random-mode budget is spent must be issued again, now.
+    if (it->second.cipher->RandomBudgetSpent()) return std::nullopt;
     if (now < it->second.refresh_ms) return Result<Entry>(it->second);
     current = it->second;
     return std::nullopt;
@@ -157,7 +159,11 @@ Result<FieldKeyCache::Entry> FieldKeyCache::Lookup(Map& map, const Key& key, Fet
     map.insert_or_assign(typename Map::key_type(key), *entry);
     return entry;
   }
-  if (entry.code() == ErrorCode::kDenied) {
+  // Denials and unusable (disabled, retired, destroyed) versions are
+  // remembered, replacing any key still cached: a version disabled at the
+  // keystore stops working here at the latest when the key was due for
+  // refresh (3/4 of its TTL), and is not asked for again on every call.
+  if (entry.code() == ErrorCode::kDenied || entry.code() == ErrorCode::kKeyVersionUnusable) {
     const std::int64_t now = NowMs();
     const std::int64_t ttl = std::min<std::int64_t>(kDenialCacheMs, max_ttl_ms_);
     map.insert_or_assign(typename Map::key_type(key), Entry{nullptr, entry.status(), now + ttl, now + ttl});
@@ -177,7 +183,7 @@ Result<FieldCipher::Session*> FieldKeyCache::PrimarySession(std::string_view key
   FrontSlot* stale = nullptr;
   for (auto& slot : t_front.slots) {
     if (slot.cache_id == id_ && !slot.by_header && slot.mode == mode && slot.key == key && slot.label == label) {
-      if (slot.refresh_ms > now) return &slot.session;
+      if (slot.refresh_ms > now && !slot.cipher->RandomBudgetSpent()) return &slot.session;
       stale = &slot;
     }
   }

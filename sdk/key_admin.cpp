@@ -39,6 +39,12 @@ Result<KeyVersionState> ParseKeyVersionState(std::string_view name) {
 
 KeyAdmin::~KeyAdmin() = default;
 
+std::uint64_t RandomEncryptionsBound(const KeyVersionInfo& version) noexcept {
+  constexpr std::uint64_t kMax = ~std::uint64_t{0};
+  if (version.random_issues > kMax / kRandomEncryptionsPerIssue) return kMax;
+  return version.random_issues * kRandomEncryptionsPerIssue;
+}
+
 Status ValidateKeyName(std::string_view name) {
   bool ok = !name.empty() && name.size() <= kMaxNameLength && IsLower(name.front());
   for (char c : name) ok = ok && (IsLower(c) || IsDigit(c) || c == '_' || c == '-');

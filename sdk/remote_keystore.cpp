@@ -57,12 +57,21 @@ Result<KeyInfo> KeyInfoFrom(const Json& j) {
   info.name = j.at("name").get<std::string>();
   info.id = j.at("id").get<std::uint32_t>();
   info.primary_version = j.at("primary_version").get<std::uint32_t>();
+  info.min_decrypt_version = j.value("min_decrypt_version", std::uint32_t{1});
   info.created_at = ParseRfc3339(j.at("created_at").get<std::string>());
   for (const auto& v : j.at("versions")) {
     auto state = ParseKeyVersionState(v.at("state").get<std::string>());
     if (!state.ok()) return state.status();
-    info.versions.push_back({v.at("version").get<std::uint32_t>(), *state,
-                             ParseRfc3339(v.at("created_at").get<std::string>())});
+    KeyVersionInfo version;
+    version.version = v.at("version").get<std::uint32_t>();
+    version.state = *state;
+    version.created_at = ParseRfc3339(v.at("created_at").get<std::string>());
+    version.issues = v.value("issues", std::uint64_t{0});
+    version.random_issues = v.value("random_issues", std::uint64_t{0});
+    if (v.contains("last_used_at") && v["last_used_at"].is_string()) {
+      version.last_used_at = ParseRfc3339(v["last_used_at"].get<std::string>());
+    }
+    info.versions.push_back(version);
   }
   return info;
 }
@@ -168,6 +177,23 @@ class RemoteKeystoreImpl final : public RemoteKeystore {
     return ParseKeyInfo(*r);
   }
 
+  Result<KeyInfo> RetireVersionsBelow(std::string_view name, std::uint32_t version) override {
+    SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(name));
+    Json body = {{"below", version}};
+    return Admin(fmt::format("/v1/keys/{}/retire", name), body);
+  }
+
+  Result<KeyInfo> SetVersionEnabled(std::string_view name, std::uint32_t version, bool enabled) override {
+    SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(name));
+    return Admin(fmt::format("/v1/keys/{}/versions/{}/{}", name, version, enabled ? "enable" : "disable"),
+                 Json::object());
+  }
+
+  Result<KeyInfo> DestroyVersion(std::string_view name, std::uint32_t version) override {
+    SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(name));
+    return Admin(fmt::format("/v1/keys/{}/versions/{}/destroy", name, version), {{"confirm", true}});
+  }
+
   Result<KeyInfo> GetKey(std::string_view name) override {
     auto keys = ListKeys();
     if (!keys.ok()) return keys.status();
@@ -200,6 +226,12 @@ class RemoteKeystoreImpl final : public RemoteKeystore {
     } catch (const Json::exception&) {
       return BadResponse(url(), "malformed key description");
     }
+  }
+
+  Result<KeyInfo> Admin(const std::string& path, const Json& body) {
+    auto r = Call("POST", path, &body);
+    if (!r.ok()) return r.status();
+    return ParseKeyInfo(*r);
   }
 
   Result<FieldKeyMaterial> Lease(Json item) {

@@ -13,6 +13,7 @@ int ExitCodeFor(ErrorCode code) noexcept {
     case ErrorCode::kOk: return kExitOk;
     case ErrorCode::kDenied: return kExitDenied;
     case ErrorCode::kInvalidCiphertext: return kExitInvalidCiphertext;
+    case ErrorCode::kKeyVersionUnusable: return kExitKeyVersionUnusable;
     case ErrorCode::kInvalidArgument: return kExitUsage;
     default: return kExitError;
   }

@@ -23,6 +23,7 @@ enum ExitCode : int {
   kExitUsage = 2,              // bad command line or bad input value
   kExitDenied = 3,             // the principal may not do this
   kExitInvalidCiphertext = 4,  // the ciphertext failed authentication or is malformed
+  kExitKeyVersionUnusable = 5, // the key version is disabled, retired or destroyed
 };
 
 // CommandError carries a one-line, secret-free message and an exit code to main().
@@ -80,6 +81,8 @@ void WriteStdout(std::string_view bytes);
 // Registration of each command group.
 void AddKeystoreCommands(CLI::App& app);
 void AddKeysCommands(CLI::App& app);
+// AddKeysLifecycleCommands adds retire, enable, disable, destroy and status to `keys`.
+void AddKeysLifecycleCommands(CLI::App& keys);
 void AddFieldCommands(CLI::App& app);
 void AddServeCommands(CLI::App& app);
 void AddAuditCommands(CLI::App& app);

@@ -1,4 +1,4 @@
-// sovereign keys create | rotate | list
+// sovereign keys create | rotate | list (lifecycle commands: cmd_keys_lifecycle.cpp)
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
@@ -38,7 +38,7 @@ std::string VersionSummary(const KeyInfo& key) {
 }  // namespace
 
 void AddKeysCommands(CLI::App& app) {
-  auto* group = app.add_subcommand("keys", "Create, rotate and list keys");
+  auto* group = app.add_subcommand("keys", "Create, rotate, list, retire, disable, destroy keys and versions");
   group->require_subcommand(1);
 
   struct Args {
@@ -90,6 +90,8 @@ void AddKeysCommands(CLI::App& app) {
                  VersionSummary(key));
     }
   });
+
+  AddKeysLifecycleCommands(*group);
 }
 
 }  // namespace sovereign::cli

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,12 +31,21 @@ struct KeyVersionInfo {
   std::uint32_t version = 0;
   KeyVersionState state = KeyVersionState::kEnabled;
   std::chrono::system_clock::time_point created_at;
+  // Usage, counted by the keystore when it issues a field key of this
+  // version (to a Client, a lease, or its own remote encrypt/decrypt).
+  std::uint64_t issues = 0;
+  // Random-mode field keys of this version issued while it was primary: the
+  // only issues that may encrypt. See RandomEncryptionsBound.
+  std::uint64_t random_issues = 0;
+  std::optional<std::chrono::system_clock::time_point> last_used_at;
 };
 
 struct KeyInfo {
   std::string name;
   std::uint32_t id = 0;
   std::uint32_t primary_version = 0;
+  // Versions below this are retired (no longer decrypt).
+  std::uint32_t min_decrypt_version = 1;
   std::chrono::system_clock::time_point created_at;
   std::vector<KeyVersionInfo> versions;  // ascending by version
 };
@@ -60,6 +70,38 @@ class SOVEREIGN_EXPORT KeyAdmin {
   virtual Result<KeyInfo> GetKey(std::string_view name) = 0;
   // ListKeys describes every key, ordered by id.
   virtual Result<std::vector<KeyInfo>> ListKeys() = 0;
+
+  // The lifecycle of versions (docs/rotation.md). Each change is audited,
+  // refused changes too, and returns the key as it is afterwards. They fail
+  // with kKeyNotFound for an unknown key or version and kFailedPrecondition
+  // for a transition that is not allowed; none ever touches the primary's
+  // ability to encrypt.
+  //
+  // RetireVersionsBelow retires every version below `version`: they stop
+  // decrypting for good (retiring is not undone; the key's minimum decrypt
+  // version only rises). `version` must be at most the primary version.
+  virtual Result<KeyInfo> RetireVersionsBelow(std::string_view name, std::uint32_t version) = 0;
+  // SetVersionEnabled disables (reversibly) or re-enables one version. The
+  // primary cannot be disabled (rotate first); a retired or destroyed version
+  // cannot be enabled.
+  virtual Result<KeyInfo> SetVersionEnabled(std::string_view name, std::uint32_t version, bool enabled) = 0;
+  // DestroyVersion wipes the version's wrapped secret from the catalog:
+  // irreversible, every ciphertext of that version becomes undecryptable.
+  // Never the primary.
+  virtual Result<KeyInfo> DestroyVersion(std::string_view name, std::uint32_t version) = 0;
 };
+
+// kRandomEncryptionsPerIssue is how many random-mode encryptions a Client
+// performs with one issued field key before it asks the keystore for the key
+// again (docs/rotation.md). The keystore's usage bound of a version is
+// random_issues * kRandomEncryptionsPerIssue.
+inline constexpr std::uint64_t kRandomEncryptionsPerIssue = std::uint64_t{1} << 20;
+// kRandomEncryptionsWarning is where `keys status` starts warning: 2^30, a
+// quarter of the 2^32 random-nonce limit of AES-GCM (NIST SP 800-38D).
+inline constexpr std::uint64_t kRandomEncryptionsWarning = std::uint64_t{1} << 30;
+
+// RandomEncryptionsBound is an upper bound of the random-mode encryptions
+// made with field keys of `version` by Sovereign clients.
+SOVEREIGN_EXPORT std::uint64_t RandomEncryptionsBound(const KeyVersionInfo& version) noexcept;
 
 }  // namespace sovereign

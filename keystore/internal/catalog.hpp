@@ -23,7 +23,9 @@
 namespace sovereign::keystore_internal {
 
 inline constexpr char kCatalogFileName[] = "catalog.db";
-inline constexpr std::int64_t kCatalogSchemaVersion = 1;
+// Version 2 added per-version usage columns (issues, random_issues,
+// last_used_at); Open migrates a version 1 catalog in place.
+inline constexpr std::int64_t kCatalogSchemaVersion = 2;
 
 using TimePoint = std::chrono::system_clock::time_point;
 
@@ -48,6 +50,9 @@ struct KeyVersionRow {
   KeyVersionState state = KeyVersionState::kEnabled;
   TimePoint created_at;
   std::optional<std::vector<std::uint8_t>> wrapped;  // nullopt once destroyed
+  std::uint64_t issues = 0;         // field keys of this version issued, any mode
+  std::uint64_t random_issues = 0;  // of those, random-mode keys of the primary (may encrypt)
+  std::optional<TimePoint> last_used_at;
 };
 
 // AuditHead is the last entry appended to the audit log: its sequence number
@@ -85,6 +90,33 @@ class Catalog {
                        std::span<const std::uint8_t> wrapped);
   Result<std::uint32_t> MaxVersion(std::uint32_t key_id);
   Status SetPrimaryVersion(std::uint32_t key_id, std::uint32_t version);
+
+  // Lifecycle (catalog_versions.cpp). Callers check the transitions are allowed.
+  Status SetMinDecryptVersion(std::uint32_t key_id, std::uint32_t version);
+  // SetVersionState sets enabled or disabled; never destroyed (see DestroyVersion).
+  Status SetVersionState(std::uint32_t key_id, std::uint32_t version, KeyVersionState state);
+  // DestroyVersion marks the version destroyed and sets its wrapped secret to
+  // NULL. With secure_delete on (Database::Open) the old bytes are zeroed in
+  // the page; the caller checkpoints the WAL after commit (see WipeWal).
+  Status DestroyVersion(std::uint32_t key_id, std::uint32_t version);
+  // RecordUse counts one issued field key of `version` at `now`;
+  // `random_primary` when it was a random-mode key of the primary version.
+  Status RecordUse(std::uint32_t key_id, std::uint32_t version, TimePoint now, bool random_primary);
+  // Root key rotation (root_rotation.cpp) rewrites every wrapped secret.
+  struct WrappedVersion {
+    std::uint32_t key_id = 0;
+    std::uint32_t version = 0;
+    std::vector<std::uint8_t> wrapped;
+  };
+  Result<std::vector<WrappedVersion>> ListWrappedVersions();
+  Status SetWrapped(std::uint32_t key_id, std::uint32_t version, std::span<const std::uint8_t> wrapped);
+  Status SetRootWrap(std::span<const std::uint8_t> root_key_check, std::span<const std::uint8_t> wrapped_audit_key);
+
+  // WipeWal checkpoints the WAL into the database and truncates it to zero
+  // bytes, so frames holding overwritten pages do not linger there. Must be
+  // called outside a transaction. kKeystoreUnavailable if a reader in another
+  // connection kept the checkpoint from completing.
+  Status WipeWal();
 
   Result<std::optional<std::uint32_t>> FindLabelId(std::string_view name);
   Result<std::optional<std::string>> FindLabelName(std::uint32_t id);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string_view>
 
 #include "sovereign/secret.hpp"
 #include "sovereign/status.hpp"
@@ -14,14 +15,16 @@
 namespace sovereign::keystore_internal {
 
 inline constexpr char kRootKeyFileName[] = "root.key";
+// The next root key during `keystore rotate-root` (see root_rotation.hpp).
+inline constexpr char kNewRootKeyFileName[] = "root.key.new";
 inline constexpr std::size_t kRootKeySize = 32;
 
 // CreateRootKeyFile generates a fresh root key and publishes it as
-// DIR/root.key. kAlreadyExists if the file exists (it is never replaced).
-Result<SecretBytes> CreateRootKeyFile(const std::filesystem::path& dir);
+// DIR/`name`. kAlreadyExists if the file exists (it is never replaced).
+Result<SecretBytes> CreateRootKeyFile(const std::filesystem::path& dir, std::string_view name = kRootKeyFileName);
 
-// LoadRootKeyFile reads DIR/root.key. kFailedPrecondition, naming the file
+// LoadRootKeyFile reads DIR/`name`. kFailedPrecondition, naming the file
 // and what to do, if it is missing, a symlink, not private, or malformed.
-Result<SecretBytes> LoadRootKeyFile(const std::filesystem::path& dir);
+Result<SecretBytes> LoadRootKeyFile(const std::filesystem::path& dir, std::string_view name = kRootKeyFileName);
 
 }  // namespace sovereign::keystore_internal

@@ -22,6 +22,7 @@
 #include "keystore/internal/audit_log.hpp"
 #include "keystore/internal/catalog.hpp"
 #include "keystore/internal/field_key_request.hpp"
+#include "keystore/internal/key_lifecycle.hpp"
 #include "sovereign/key_source.hpp"
 #include "sovereign/keystore.hpp"
 
@@ -64,6 +65,9 @@ class ServiceKeystore {
   // CreateKeyAs and RotateKeyAs are EmbeddedKeystore's, audited as `principal`.
   virtual Result<KeyInfo> CreateKeyAs(std::string_view principal, std::string_view name) = 0;
   virtual Result<KeyInfo> RotateKeyAs(std::string_view principal, std::string_view name) = 0;
+  // ChangeKeyAs applies a lifecycle change (KeyAdmin's RetireVersionsBelow,
+  // SetVersionEnabled, DestroyVersion), audited as `principal`.
+  virtual Result<KeyInfo> ChangeKeyAs(std::string_view principal, std::string_view name, const KeyChange& change) = 0;
 
   // Record appends `event` as `principal` in its own transaction. Ok only
   // once the line is durable and the head committed; else kKeystoreUnavailable

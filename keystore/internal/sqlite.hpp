@@ -63,8 +63,9 @@ class Statement {
 class Database {
  public:
   // Open opens `path` read-write with foreign keys on, WAL mode, a busy
-  // timeout and synchronous=FULL (an audit head commit must survive power
-  // loss). With `create` the file may be created (it must already exist with
+  // timeout, synchronous=FULL (an audit head commit must survive power
+  // loss) and secure_delete on (freed and overwritten bytes are zeroed).
+  // With `create` the file may be created (it must already exist with
   // the right mode: see CreatePrivateFile); without, a missing file is an error.
   static Result<Database> Open(const std::filesystem::path& path, bool create);
 

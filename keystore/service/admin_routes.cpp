@@ -11,23 +11,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-// KeyJson has the shape of `sovereign keys list --json`.
-Json KeyJson(const KeyInfo& key, const std::string& region) {
-  Json versions = Json::array();
-  for (const auto& v : key.versions) {
-    versions.push_back({{"version", v.version},
-                        {"state", KeyVersionStateName(v.state)},
-                        {"primary", v.version == key.primary_version},
-                        {"created_at", Rfc3339(v.created_at)}});
-  }
-  return {{"name", key.name},
-          {"id", key.id},
-          {"region", region},
-          {"primary_version", key.primary_version},
-          {"created_at", Rfc3339(key.created_at)},
-          {"versions", versions}};
-}
-
 void HandleHealth(Call& call) {
   ReplyJson(call.res, 200, {{"status", "ok"}, {"region", call.service.region()}, {"version", SOVEREIGN_VERSION}});
 }
@@ -117,6 +100,29 @@ void HandleAudit(Call& call) {
 
 }  // namespace
 
+Json KeyJson(const KeyInfo& key, const std::string& region) {
+  Json versions = Json::array();
+  for (const auto& v : key.versions) {
+    Json version = {{"version", v.version},
+                    {"state", KeyVersionStateName(v.state)},
+                    {"primary", v.version == key.primary_version},
+                    {"created_at", Rfc3339(v.created_at)},
+                    {"issues", v.issues},
+                    {"random_issues", v.random_issues},
+                    {"random_encryptions_bound", RandomEncryptionsBound(v)},
+                    {"last_used_at", nullptr}};
+    if (v.last_used_at) version["last_used_at"] = Rfc3339(*v.last_used_at);
+    versions.push_back(std::move(version));
+  }
+  return {{"name", key.name},
+          {"id", key.id},
+          {"region", region},
+          {"primary_version", key.primary_version},
+          {"min_decrypt_version", key.min_decrypt_version},
+          {"created_at", Rfc3339(key.created_at)},
+          {"versions", versions}};
+}
+
 void AddHealthAndMetricsRoutes(httplib::Server& server, Service& service) {
   AddRoute(server, service, "GET", "/v1/health", "/v1/health", HandleHealth);
   AddRoute(server, service, "GET", "/metrics", "/metrics", HandleMetrics);
@@ -126,6 +132,7 @@ void AddKeyRoutes(httplib::Server& server, Service& service) {
   AddRoute(server, service, "GET", "/v1/keys", "/v1/keys", HandleListKeys);
   AddRoute(server, service, "POST", "/v1/keys", "/v1/keys", HandleCreateKey);
   AddRoute(server, service, "POST", R"(/v1/keys/([^/]+)/rotate)", "/v1/keys/{name}/rotate", HandleRotateKey);
+  AddKeyLifecycleRoutes(server, service);
 }
 
 void AddAuditRoutes(httplib::Server& server, Service& service) {

@@ -116,6 +116,9 @@ bool ReadBatch(Call& call, nlohmann::json& body, const nlohmann::json*& items);
 // the refusal cannot be recorded.
 void Deny(Call& call, std::string_view op, ki::Permission permission, std::string_view message);
 
+// KeyJson describes a key as `sovereign keys list --json` and `keys status --json` do.
+nlohmann::json KeyJson(const KeyInfo& key, const std::string& region);
+
 // Rfc3339 formats a time as "YYYY-MM-DDTHH:MM:SSZ".
 std::string Rfc3339(std::chrono::system_clock::time_point t);
 
@@ -126,7 +129,8 @@ void WipeString(std::string& s) noexcept;
 void AddHealthAndMetricsRoutes(httplib::Server& server, Service& service);
 void AddLeaseRoutes(httplib::Server& server, Service& service);
 void AddRemoteCryptoRoutes(httplib::Server& server, Service& service);
-void AddKeyRoutes(httplib::Server& server, Service& service);
+void AddKeyRoutes(httplib::Server& server, Service& service);  // also adds the lifecycle routes
+void AddKeyLifecycleRoutes(httplib::Server& server, Service& service);
 void AddAuditRoutes(httplib::Server& server, Service& service);
 
 }  // namespace sovereign::service

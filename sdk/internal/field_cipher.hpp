@@ -8,6 +8,7 @@
 // `material_.key`; all of them are wiped when the cipher is destroyed.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "sovereign/envelope.hpp"
+#include "sovereign/key_admin.hpp"
 #include "sovereign/key_source.hpp"
 #include "sovereign/status.hpp"
 
@@ -41,7 +43,9 @@ class FieldCipher {
     const FieldCipher& cipher() const noexcept { return *cipher_; }
 
     // Seal appends a complete binary envelope (header and body) for
-    // `plaintext` bound to `context` to `out`.
+    // `plaintext` bound to `context` to `out`. In random mode it fails with
+    // kFailedPrecondition, `out` untouched, once the cipher has sealed
+    // kRandomEncryptionsPerIssue values (see RandomBudgetSpent).
     [[nodiscard]] Status Seal(std::string_view plaintext, const FieldContext& context,
                               std::vector<std::uint8_t>& out);
 
@@ -70,8 +74,13 @@ class FieldCipher {
     Session(const FieldCipher* cipher, std::unique_ptr<Engine> engine);
     void Release() noexcept;
 
+    // ClaimRandomBudget takes up to kRandomBudgetChunk of the cipher's
+    // random-mode budget for this session; false once it is all taken.
+    bool ClaimRandomBudget() noexcept;
+
     const FieldCipher* cipher_ = nullptr;
     std::unique_ptr<Engine> engine_;
+    std::uint64_t random_budget_ = 0;  // random-mode seals this session may still make
   };
 
   // New checks the material (key size for its mode, names) and encodes the header.
@@ -79,6 +88,14 @@ class FieldCipher {
   ~FieldCipher();
 
   const FieldKeyMaterial& material() const noexcept { return material_; }
+
+  // RandomBudgetSpent is true once sessions have taken all of this random-mode
+  // key's kRandomEncryptionsPerIssue seals: the keystore counted one issue as
+  // that many encryptions (docs/rotation.md), so more need a new issue. The
+  // cache then fetches the key again. Always false in the other modes.
+  bool RandomBudgetSpent() const noexcept {
+    return random_claimed_.load(std::memory_order_relaxed) >= kRandomEncryptionsPerIssue;
+  }
 
   // Borrow takes an engine from the pool (or makes one) for a session.
   Session Borrow() const;
@@ -98,8 +115,13 @@ class FieldCipher {
   Result<std::unique_ptr<Engine>> NewEngine() const;
   void Return(std::unique_ptr<Engine> engine) const noexcept;
 
+  // Sessions claim the budget in chunks, so counting costs one atomic
+  // operation per chunk rather than per seal.
+  static constexpr std::uint64_t kRandomBudgetChunk = 256;
+
   FieldKeyMaterial material_;
   std::vector<std::uint8_t> header_;
+  mutable std::atomic<std::uint64_t> random_claimed_{0};
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<Engine>> pool_;
 };
