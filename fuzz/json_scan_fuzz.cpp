@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/internal/json_scan.hpp"
+#include "tests/support/json_reference.hpp"
 #include "sovereign/policy.hpp"
 
 using namespace sovereign;
@@ -37,33 +38,9 @@ const pipeline::PathTrie& Trie() {
   return trie;
 }
 
-bool Comparable(std::string_view text) {
-  if (text.find("\xef\xbb\xbf") != std::string_view::npos) return false;
-  int depth = 0, max_depth = 0;
-  for (char c : text) {
-    if (c == '[' || c == '{') max_depth = std::max(max_depth, ++depth);
-    if (c == ']' || c == '}') --depth;
-  }
-  return max_depth < pipeline::kMaxDepth;
-}
-
-bool ReferenceAccepts(std::string_view text) {
-  return text.find('\0') == std::string_view::npos && nlohmann::json::accept(text);
-}
-
-// NumberOutOfRange reports whether the reference refuses `text` only because
-// a number overflows a double ("1e999"): RFC 8259 lets a parser limit number
-// ranges, and the scanner, which never converts numbers, need not.
-bool NumberOutOfRange(std::string_view text) {
-  try {
-    const auto parsed = nlohmann::json::parse(text);
-    (void)parsed;
-  } catch (const nlohmann::json::out_of_range& e) {
-    return e.id == 406;
-  } catch (const nlohmann::json::exception&) {
-  }
-  return false;
-}
+bool Comparable(std::string_view text) { return test::ComparableWithScanner(text, pipeline::kMaxDepth); }
+using test::NumberOutOfRange;
+using test::ReferenceAccepts;
 
 // CheckRange aborts unless [begin, end) is inside `text` and one whole JSON value.
 void CheckRange(std::string_view text, std::size_t begin, std::size_t end) {

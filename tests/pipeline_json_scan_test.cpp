@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/internal/json_scan.hpp"
+#include "tests/support/json_reference.hpp"
 
 namespace sovereign::pipeline {
 namespace {
@@ -38,38 +39,9 @@ std::string Printable(std::string_view text) {
   return out;
 }
 
-// Comparable reports whether the reference's answer applies: it skips a
-// leading UTF-8 byte order mark (RFC 8259 lets a parser either ignore or
-// refuse one; the scanner refuses), and the scanner bounds nesting depth.
-bool Comparable(std::string_view text) {
-  if (text.find("\xef\xbb\xbf") != std::string_view::npos) return false;
-  int depth = 0, max_depth = 0;
-  for (char c : text) {
-    if (c == '[' || c == '{') max_depth = std::max(max_depth, ++depth);
-    if (c == ']' || c == '}') --depth;
-  }
-  return max_depth < kMaxDepth;
-}
-
-// ReferenceAccepts is nlohmann's verdict, except that it ends its input at a
-// NUL byte; no JSON text can hold a raw NUL (not even inside a string).
-bool ReferenceAccepts(std::string_view text) {
-  return text.find('\0') == std::string_view::npos && nlohmann::json::accept(text);
-}
-
-// NumberOutOfRange reports whether the reference refuses `text` only because
-// a number overflows a double ("1e999"): RFC 8259 lets a parser limit number
-// ranges, and the scanner, which never converts numbers, need not.
-bool NumberOutOfRange(std::string_view text) {
-  try {
-    const auto parsed = nlohmann::json::parse(text);
-    (void)parsed;
-  } catch (const nlohmann::json::out_of_range& e) {
-    return e.id == 406;
-  } catch (const nlohmann::json::exception&) {
-  }
-  return false;
-}
+bool Comparable(std::string_view text) { return test::ComparableWithScanner(text, kMaxDepth); }
+using test::NumberOutOfRange;
+using test::ReferenceAccepts;
 
 void CheckAgrees(std::string_view text) {
   if (!Comparable(text) || NumberOutOfRange(text)) return;
