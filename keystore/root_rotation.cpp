@@ -127,22 +127,24 @@ Result<std::size_t> RotateRootKey(const fs::path& dir, const std::string& princi
     if (!created.ok()) return created.status();
     next = std::move(created).value();
     auto count = Rewrap(*files, next, principal);
-    Status committed = count.ok() ? tx->Commit() : count.status();
-    if (!committed.ok()) {
+    if (!count.ok()) {
       // Nothing is wrapped under the new key (the transaction rolls back), so
       // it can go; if removing it fails, the next open does it.
       (void)RemoveNewKey(files->dir);
-      return committed;
+      return count.status();
     }
+    // A failed COMMIT may still have reached the disk (an fsync error after
+    // the WAL frames were written): the new key must stay until the check
+    // value says which key the catalog names; the next open decides.
+    SOVEREIGN_RETURN_IF_ERROR(tx->Commit());
     rewrapped = *count;
   }
-  // A concurrent open may have finished the rename already (see Reconcile).
-  auto tx = Transaction::BeginImmediate(files->catalog.db());
-  if (!tx.ok()) return tx.status();
-  std::error_code ec;
-  if (fs::exists(fs::symlink_status(files->dir / kNewRootKeyFileName, ec))) {
-    SOVEREIGN_RETURN_IF_ERROR(Rename(files->dir, kNewRootKeyFileName, kRootKeyFileName));
-  }
+  // Publish the new key the way every open finishes a rotation: by the
+  // catalog's check value, under the write lock. Never rename whatever
+  // root.key.new happens to be there: after this commit another process may
+  // have finished the rename and begun (and lost) a rotation of its own, and
+  // its file must not replace the key the catalog names.
+  SOVEREIGN_RETURN_IF_ERROR(ReconcileRootKeyFiles(files->dir));
   return rewrapped;
 }
 

@@ -154,6 +154,9 @@ Result<Database> Database::Open(const std::filesystem::path& path, bool create) 
                   fmt::format("catalog {}: cannot switch to WAL mode", path.string()));
   }
   SOVEREIGN_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous = FULL"));
+  // A reset WAL is cut to nothing rather than overwritten from its start, so
+  // frames of destroyed key material do not linger in its tail.
+  SOVEREIGN_RETURN_IF_ERROR(db.Exec("PRAGMA journal_size_limit = 0"));
   // Deleted or overwritten content (a destroyed version's wrapped secret) is
   // zeroed in the page rather than left in free space.
   SOVEREIGN_RETURN_IF_ERROR(db.Exec("PRAGMA secure_delete = ON"));
