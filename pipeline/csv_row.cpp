@@ -1,5 +1,6 @@
 // CsvHeader and the record functions for CSV rows (every cell a string).
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "pipeline/internal/csv_row.hpp"
 #include "pipeline/internal/pointer.hpp"
@@ -18,9 +19,17 @@ Result<CsvHeader> CsvHeader::New(const FieldPolicy& policy, std::vector<std::str
   }
   CsvHeader header;
   header.columns_ = std::move(columns);
+  // Every column the policy names must be in the header, spelled exactly:
+  // a policy column missing from a file ("SSN" for /ssn) would otherwise
+  // leave that column's values in the clear without a word.
   auto need = [&](const std::vector<std::string>& segments, const std::string& what) -> Status {
     if (segments.size() != 1 || segments[0] == pipeline::kWildcard) {
       return Status(ErrorCode::kInvalidArgument, fmt::format("{}: a CSV path is /column_name", what));
+    }
+    if (header.Column(segments[0]) < 0) {
+      return Status(ErrorCode::kInvalidArgument,
+                    fmt::format("{}: column {} is not in the CSV header (names must match exactly)", what,
+                                nlohmann::json(segments[0]).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
     }
     return OkStatus();
   };
@@ -74,7 +83,7 @@ Status ApplyRow(FieldCodec& codec, const FieldPolicy& policy, const CsvHeader& h
     if (c < 0 || result[c].empty()) continue;  // a missing column or an empty cell (CSV's null)
     const std::string& value = result[c];
     out.clear();
-    const bool is_ct = IsTextCiphertext(value) && FromText(value).ok();
+    const bool is_ct = AlreadyEncrypted(value, field);
     Status s;
     if (op == Operation::kEncrypt) {
       if (is_ct) {

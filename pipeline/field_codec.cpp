@@ -9,6 +9,14 @@
 
 namespace sovereign::pipeline {
 
+bool AlreadyEncrypted(std::string_view value, const PolicyField& field) {
+  if (!IsTextCiphertext(value)) return false;
+  auto bytes = FromText(value);
+  if (!bytes.ok()) return false;
+  auto header = ParseEnvelopeHeader(*bytes);
+  return header.ok() && header->first.mode == field.mode;
+}
+
 Status FieldError(const PolicyField& field, const Status& status) {
   return Status(status.code(), fmt::format("field {}: {}", field.path, status.ToString()));
 }

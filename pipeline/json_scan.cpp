@@ -78,6 +78,7 @@ Status JsonScanner::Scan(std::string_view text, ScanResult& out) {
   out.record_id = out.region = {kNone, kNone};
   out.index_values.clear();
   out.root_is_object = out.root_has_members = false;
+  out.duplicate_binding = false;
   out.root_close = kNone;
   if (trie_ != nullptr) out.index_values.assign(trie_->nodes.size(), {kNone, kNone});
   if (active_.empty()) active_.resize(kMaxDepth + 2);
@@ -116,9 +117,13 @@ void JsonScanner::Mark(std::size_t level, std::size_t begin, bool root_member) {
   for (int node : active_[level]) {
     const auto& n = trie_->nodes[node];
     if (n.field >= 0) out_->values.push_back({n.field, begin, p_});
-    if (n.record_id) out_->record_id = {begin, p_};
-    if (n.region) out_->region = {begin, p_};
-    if (n.index_of >= 0 && root_member) out_->index_values[n.index_of] = {begin, p_};
+    auto set = [&](std::pair<std::size_t, std::size_t>& range) {
+      if (range.first != kNone) out_->duplicate_binding = true;
+      range = {begin, p_};
+    };
+    if (n.record_id) set(out_->record_id);
+    if (n.region) set(out_->region);
+    if (n.index_of >= 0 && root_member) set(out_->index_values[n.index_of]);
   }
 }
 

@@ -2,6 +2,8 @@
 // copy everything else byte for byte.
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "pipeline/internal/field_codec.hpp"
 #include "pipeline/internal/json_scan.hpp"
 #include "pipeline/internal/json_text.hpp"
@@ -26,6 +28,10 @@ class NdjsonTransform final : public RecordTransform {
   Status Transform(std::string_view line, std::string& out, RecordStats& total) override {
     SOVEREIGN_RETURN_IF_ERROR(scanner_.Scan(line, scan_));
     if (!scan_.root_is_object) return Status(ErrorCode::kInvalidArgument, "record is not a JSON object");
+    if (scan_.duplicate_binding) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "the record id, region or a blind index member appears more than once in the record");
+    }
     RecordBinding binding;
     SOVEREIGN_RETURN_IF_ERROR(Bind(line, binding));
     arena_.clear();
@@ -44,6 +50,15 @@ class NdjsonTransform final : public RecordTransform {
     // An existing index member gets the new value; a missing one is added
     // before the root's closing brace, in policy order.
     bool need_comma = scan_.root_has_members;
+    for (std::size_t i = 0; i < pending_indexes_.size(); ++i) {
+      for (std::size_t j = 0; j < i; ++j) {
+        if (pending_indexes_[j].first == pending_indexes_[i].first) {
+          return Status(ErrorCode::kInvalidArgument,
+                        fmt::format("field {} has more than one value in the record but one blind index member",
+                                    policy_.fields()[pending_indexes_[i].first].path));
+        }
+      }
+    }
     for (const auto& [field_index, index] : pending_indexes_) {
       const auto& where = scan_.index_values[field_index];
       const std::size_t m = arena_.size();
@@ -60,6 +75,8 @@ class NdjsonTransform final : public RecordTransform {
     std::stable_sort(splices_.begin(), splices_.end(), [](const Splice& a, const Splice& b) { return a.begin < b.begin; });
     std::size_t at = 0;
     for (const auto& sp : splices_) {
+      // Policy paths never overlap (the policy refuses it), so neither do splices.
+      if (sp.begin < at) return Status(ErrorCode::kInternal, "overlapping values in the record");
       out.append(line.substr(at, sp.begin - at));
       out.append(arena_, sp.arena_begin, sp.arena_end - sp.arena_begin);
       at = sp.end;
@@ -94,7 +111,10 @@ class NdjsonTransform final : public RecordTransform {
       const std::string_view v = line.substr(scan_.record_id.first, scan_.record_id.second - scan_.record_id.first);
       if (v.front() == '"') {
         binding.record_id.emplace();
-        if (!UnescapeJsonString(v.substr(1, v.size() - 2), *binding.record_id)) binding.record_id.reset();
+        // An empty id binds nothing (every such record would share it): it counts as missing, as in CSV.
+        if (!UnescapeJsonString(v.substr(1, v.size() - 2), *binding.record_id) || binding.record_id->empty()) {
+          binding.record_id.reset();
+        }
       } else if (v.front() == '-' || (v.front() >= '0' && v.front() <= '9')) {
         binding.record_id.emplace(v);
       }
@@ -117,7 +137,7 @@ class NdjsonTransform final : public RecordTransform {
                       RecordStats& stats) {
     const bool is_string = text.front() == '"';
     const std::string_view value = is_string ? StringContents(text) : text;
-    if (is_string && IsTextCiphertext(value) && FromText(value).ok()) {
+    if (is_string && AlreadyEncrypted(value, field)) {
       ++stats.fields_skipped;
       return OkStatus();
     }
@@ -141,6 +161,8 @@ class NdjsonTransform final : public RecordTransform {
       return OkStatus();
     }
     const std::string_view ct = text.substr(1, text.size() - 2);
+    // Whatever fails below leaves the arena as it was: no half-written value is spliced.
+    const std::size_t mark = arena_.size();
     Status s;
     if (options_.operation == Operation::kRewrap) {
       bool changed = false;
@@ -154,7 +176,7 @@ class NdjsonTransform final : public RecordTransform {
         ++stats.rewrapped_from[from];
         return OkStatus();
       }
-      arena_.pop_back();
+      arena_.resize(mark);
       if (s.ok()) {
         ++stats.fields_skipped;
         return OkStatus();
@@ -173,6 +195,7 @@ class NdjsonTransform final : public RecordTransform {
         return OkStatus();
       }
     }
+    arena_.resize(mark);
     if (s.code() == ErrorCode::kDenied && options_.on_denied != OnDenied::kFail) {
       ++stats.denied;
       if (options_.on_denied == OnDenied::kRedact) AppendJsonString(kRedactedMarker, arena_);

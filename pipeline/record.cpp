@@ -93,7 +93,7 @@ Result<RecordStats> Apply(const Client& client, const FieldPolicy& policy, J& re
       const bool is_ct = value.is_string() && IsTextCiphertext(value.template get_ref<const std::string&>());
       text.clear();
       if (op == Op::kProtect) {
-        if (is_ct && FromText(value.template get_ref<const std::string&>()).ok()) {
+        if (is_ct && pipeline::AlreadyEncrypted(value.template get_ref<const std::string&>(), field)) {
           ++stats.fields_skipped;
           return;
         }

@@ -52,7 +52,7 @@ Result<bool> RecordReader::Fill() {
     return Status(ErrorCode::kInvalidArgument, fmt::format("cannot read input: {}", std::strerror(e)));
   }
   buffer_.resize(old + static_cast<std::size_t>(n));
-  bytes_read_ += static_cast<std::uint64_t>(n);
+  bytes_read_.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
   if (n == 0) eof_ = true;
   return n > 0;
 }

@@ -90,3 +90,21 @@ TEST_CASE("csv: a policy path that is not a column name is refused before any ro
 }
 
 }  // namespace sovereign::test
+
+namespace sovereign::test {
+
+TEST_CASE("csv: a header without a policy column, or spelling it differently, is refused before any row") {
+  PipelineWorld w;
+  const std::string policy = w.WritePolicy(CsvPolicy());
+  for (const std::string header : {"id,email,SSN,note,residency,email_index", "id,email, ssn,note,residency,email_index",
+                                   "id,email,note,residency,email_index", "email,ssn,note,residency,email_index",
+                                   "id,email,ssn,note,email_index"}) {
+    CAPTURE(header);
+    auto r = RunCli({"encrypt", "--policy", policy, "--format", "csv"}, header + "\n1,a@x.org,123-45-6789,n,us,\n");
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains("is not in the CSV header"));
+    CHECK(r.out.find("123-45-6789") == std::string::npos);
+  }
+}
+
+}  // namespace sovereign::test

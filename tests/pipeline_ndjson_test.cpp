@@ -268,3 +268,55 @@ TEST_CASE("ndjson: --progress draws a progress line on stderr; it is off when st
 }
 
 }  // namespace sovereign::test
+
+namespace sovereign::test {
+
+TEST_CASE("ndjson: a record naming its id, region or blind index twice is dead-lettered, not half-rewritten") {
+  PipelineWorld w;
+  const std::string policy = w.WritePolicy(UsersPolicy());
+  const std::vector<std::string> ambiguous = {
+      R"({"id":"u1","email":"a@x.org","email":"b@x.org","email_index":"old"})",  // two values, one index member
+      R"({"id":"u1","email":"a@x.org","email":"b@x.org"})",
+      R"({"id":"u1","id":"u2","ssn":"123-45-6789"})",
+      R"({"id":"u1","residency":"us","residency":"eu","ssn":"123-45-6789"})",
+      R"({"id":"u1","email":"a@x.org","email_index":"1","email_index":"2"})",
+  };
+  std::string input;
+  for (const auto& line : ambiguous) input += line + "\n";
+  const std::string dead = w.File("dead.ndjson");
+  auto enc = Pipe("encrypt", policy, input, {"--dead-letter", dead});
+  CHECK(enc.exit_code == 2);
+  CHECK(Summary(enc)["dead_letter"] == ambiguous.size());
+  CHECK(enc.out.empty());
+  for (const auto& line : Lines(ReadFile(dead))) {
+    CHECK_THAT(json::parse(line)["reason"].get<std::string>(), Catch::Contains("more than once") ||
+                                                                    Catch::Contains("more than one value"));
+  }
+}
+
+TEST_CASE("ndjson: a plaintext that only looks like a ciphertext is encrypted; a real one is skipped") {
+  PipelineWorld w;
+  const std::string policy = w.WritePolicy(UsersPolicy());
+  auto first = Pipe("encrypt", policy, R"({"id":"u1","ssn":"123-45-6789"})" "\n");
+  REQUIRE(first.exit_code == 0);
+  const std::string real = json::parse(Lines(first.out).at(0))["ssn"].get<std::string>();
+  const std::string input = R"({"id":"u1","ssn":"sov1:12345678"})" "\n" + json({{"id", "u1"}, {"ssn", real}}).dump() + "\n";
+  auto enc = Pipe("encrypt", policy, input);
+  REQUIRE(enc.exit_code == 0);
+  CHECK(Summary(enc)["fields_encrypted"] == 1);
+  CHECK(Summary(enc)["fields_skipped"] == 1);
+  const auto lines = Lines(enc.out);
+  CHECK(lines.at(0).find("sov1:12345678") == std::string::npos);
+  CHECK(json::parse(lines.at(1))["ssn"] == real);
+}
+
+TEST_CASE("ndjson: an empty record id binds nothing, so random-mode fields of such a record are dead-lettered") {
+  PipelineWorld w;
+  const std::string policy = w.WritePolicy(UsersPolicy());
+  auto enc = Pipe("encrypt", policy, R"({"id":"","ssn":"123-45-6789"})" "\n");
+  CHECK(enc.exit_code == 2);
+  CHECK(Summary(enc)["dead_letter"] == 1);
+  CHECK(enc.out.find("123-45-6789") == std::string::npos);
+}
+
+}  // namespace sovereign::test

@@ -182,12 +182,14 @@ void Run(const Args& args, Operation op) {
   }
   if (show_progress) progress.Finish();
   if (in_fd != STDIN_FILENO) ::close(in_fd);
-  if (out_file) {
-    const Status s = out_file->Commit();
-    if (!s.ok()) Fatal(s.message());
-  }
+  // The dead letters first: if their file cannot be committed, the output
+  // must not replace its target either, or those records would be lost.
   if (dead_file) {
     const Status s = dead_file->Commit();
+    if (!s.ok()) Fatal(s.message());
+  }
+  if (out_file) {
+    const Status s = out_file->Commit();
     if (!s.ok()) Fatal(s.message());
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

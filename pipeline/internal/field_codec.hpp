@@ -74,6 +74,11 @@ class FieldCodec {
   std::map<std::tuple<std::string, std::string, std::string, Mode>, std::pair<std::uint32_t, std::uint32_t>> primary_;
 };
 
+// AlreadyEncrypted reports whether `value` is a whole Sovereign ciphertext
+// for `field`'s mode (text form, a header that parses, a body long enough),
+// so encrypting skips it. A plaintext that merely starts with "sov1:" is not.
+bool AlreadyEncrypted(std::string_view value, const PolicyField& field);
+
 // FieldError wraps a Client error with the policy path of the field.
 Status FieldError(const PolicyField& field, const Status& status);
 

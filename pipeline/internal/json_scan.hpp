@@ -47,6 +47,9 @@ struct ScanResult {
   std::pair<std::size_t, std::size_t> region{kNone, kNone};
   // Per policy field: the value range of its existing index member, if any.
   std::vector<std::pair<std::size_t, std::size_t>> index_values;
+  // A record id, region or blind index member met more than once (duplicate
+  // member names): which one counts is ambiguous, so the record is refused.
+  bool duplicate_binding = false;
   bool root_is_object = false;
   bool root_has_members = false;
   std::size_t root_close = kNone;  // offset of the root object's '}'

@@ -1,6 +1,7 @@
 // RecordReader: cuts an input stream into chunks of whole records.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,7 +37,8 @@ class RecordReader {
   // NextOne returns one record (for a CSV header), or nullopt at the end.
   Result<std::optional<std::string>> NextOne();
 
-  std::uint64_t bytes_read() const { return bytes_read_; }
+  // bytes_read may be read from another thread (the progress line).
+  std::uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
 
  private:
   Result<bool> Fill();  // false at EOF
@@ -53,7 +55,7 @@ class RecordReader {
   std::size_t last_boundary_ = 0;
   bool eof_ = false;
   std::uint64_t next_line_ = 1;
-  std::uint64_t bytes_read_ = 0;
+  std::atomic<std::uint64_t> bytes_read_{0};
 };
 
 }  // namespace sovereign::pipeline
