@@ -16,6 +16,7 @@
 #include "keystore/internal/keystore_dir.hpp"
 #include "keystore/internal/posix_file.hpp"
 #include "keystore/internal/root_key.hpp"
+#include "keystore/internal/sqlite.hpp"
 #include "keystore/internal/service_keystore.hpp"
 
 namespace sovereign::keystore_internal {
@@ -57,6 +58,25 @@ Status CheckIntegrity(Catalog& catalog) {
   return OkStatus();
 }
 
+// CheckNoActiveSchema refuses a catalog image with triggers or views: the
+// keystore creates neither, and a trigger planted in an edited backup (say,
+// one that copies every wrapped secret aside before a destroy wipes it) would
+// run inside the restored keystore. Checked before anything writes to it.
+Status CheckNoActiveSchema(const fs::path& catalog_path) {
+  auto db = Database::Open(catalog_path, /*create=*/false);
+  if (!db.ok()) return db.status();
+  auto s = db->Prepare("SELECT type, name FROM sqlite_schema WHERE type IN ('trigger', 'view') LIMIT 1");
+  if (!s.ok()) return s.status();
+  auto row = s->Step();
+  if (!row.ok()) return row.status();
+  if (*row) {
+    return Status(ErrorCode::kFailedPrecondition,
+                  fmt::format("the backup's catalog holds a {} the keystore never creates; refusing to restore it",
+                              s->ColumnText(0)));
+  }
+  return OkStatus();
+}
+
 // Fill writes the backup's files into `staging` and checks them as Open does,
 // plus the catalog's integrity and the audit log, then records the restore.
 Status Fill(const fs::path& staging, const DecodedBackup& backup, std::string_view root_key,
@@ -64,6 +84,7 @@ Status Fill(const fs::path& staging, const DecodedBackup& backup, std::string_vi
   SOVEREIGN_RETURN_IF_ERROR(PublishNewFile(staging, kRootKeyFileName, Bytes(root_key)));
   SOVEREIGN_RETURN_IF_ERROR(PublishNewFile(staging, kCatalogFileName, Bytes(backup.catalog_image)));
   SOVEREIGN_RETURN_IF_ERROR(PublishNewFile(staging, kAuditLogFileName, Bytes(backup.audit_log)));
+  SOVEREIGN_RETURN_IF_ERROR(CheckNoActiveSchema(staging / kCatalogFileName));
   {
     auto files = OpenKeystoreFiles(staging);  // root key matches, audit key unwraps
     if (!files.ok()) {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "keystore/internal/backup.hpp"
+#include "keystore/internal/backup_format.hpp"
 #include "keystore/internal/keystore_dir.hpp"
 #include "sovereign/client.hpp"
 #include "sovereign/keystore.hpp"
@@ -159,6 +160,39 @@ TEST_CASE("backup: the CLI backs up and restores, and the restored keystore pass
   auto again = test::RunCli({"keystore", "restore", "--dir", restored, "--from", o.backup.string(), "--root-key",
                              o.root_key_copy.string()});
   CHECK(again.exit_code != 0);
+}
+
+}  // namespace
+}  // namespace sovereign
+
+namespace sovereign {
+namespace {
+
+TEST_CASE("backup: restore refuses a re-checksummed backup whose catalog carries a planted trigger") {
+  Original o;
+  REQUIRE(ki::BackupKeystore(o.dir, o.backup, "unix:operator").ok());
+  auto decoded = ki::DecodeBackup(test::ReadFile(o.backup));
+  REQUIRE(decoded.ok());
+  // An attacker with the backup file edits the catalog image and recomputes the checksums.
+  const fs::path image = o.tmp.path() / "image.db";
+  test::WriteFile(image, decoded->catalog_image);
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(image.c_str(), &db) == SQLITE_OK);
+  const char* plant =
+      "PRAGMA journal_mode=DELETE;"
+      "CREATE TABLE loot (wrapped BLOB);"
+      "CREATE TRIGGER keep AFTER UPDATE ON key_versions BEGIN INSERT INTO loot VALUES (OLD.wrapped); END;";
+  REQUIRE(sqlite3_exec(db, plant, nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto forged = ki::EncodeBackup(decoded->header, test::ReadFile(image), decoded->audit_log);
+  REQUIRE(forged.ok());
+  const fs::path forged_file = o.tmp.path() / "forged.sovbackup";
+  test::WriteFile(forged_file, *forged);
+  const fs::path target = o.tmp.path() / "target";
+  auto r = ki::RestoreKeystore(forged_file, target, o.root_key_copy, "unix:operator");
+  CHECK(r.code() == ErrorCode::kFailedPrecondition);
+  CHECK_THAT(r.status().message(), Catch::Contains("trigger"));
+  CHECK_FALSE(fs::exists(target));
 }
 
 }  // namespace
