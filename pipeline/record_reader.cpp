@@ -59,8 +59,11 @@ Result<bool> RecordReader::Fill() {
 
 std::size_t RecordReader::Boundary() {
   if (format_ == Format::kNdjson) {
-    const auto pos = std::string_view(buffer_).rfind('\n');
-    return pos == std::string_view::npos ? 0 : pos + 1;
+    // Only the bytes read since the last look: a long line is scanned once.
+    const auto pos = std::string_view(buffer_).substr(scanned_).rfind('\n');
+    if (pos != std::string_view::npos) last_boundary_ = scanned_ + pos + 1;
+    scanned_ = buffer_.size();
+    return last_boundary_;
   }
   for (; scanned_ < buffer_.size(); ++scanned_) {
     const char c = buffer_[scanned_];
@@ -86,9 +89,17 @@ Result<bool> RecordReader::NextChunk(Chunk& chunk) {
       return true;
     }
     if (eof_) return false;
+    if (buffer_.size() > kMaxRecordBytes + chunk_bytes_) return TooLong();
     auto more = Fill();
     if (!more.ok()) return more.status();
   }
+}
+
+Status RecordReader::TooLong() const {
+  return Status(ErrorCode::kInvalidArgument,
+                fmt::format("line {}: a record is longer than {} MiB{}; nothing was written", next_line_,
+                            kMaxRecordBytes >> 20,
+                            format_ == Format::kCsv ? " (look for an unbalanced double quote)" : ""));
 }
 
 Result<std::optional<std::string>> RecordReader::NextOne() {
@@ -108,6 +119,7 @@ Result<std::optional<std::string>> RecordReader::NextOne() {
       return std::optional<std::string>(std::move(out));
     }
     if (eof_) return std::optional<std::string>();
+    if (buffer_.size() > kMaxRecordBytes + chunk_bytes_) return TooLong();
     auto more = Fill();
     if (!more.ok()) return more.status();
   }

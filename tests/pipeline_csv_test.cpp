@@ -108,3 +108,20 @@ TEST_CASE("csv: a header without a policy column, or spelling it differently, is
 }
 
 }  // namespace sovereign::test
+
+namespace sovereign::test {
+
+TEST_CASE("csv: an unbalanced quote cannot make memory grow with the input; the run stops and writes nothing") {
+  PipelineWorld w;
+  const std::string policy = w.WritePolicy(CsvPolicy());
+  std::string input = "id,email,ssn,note,residency,email_index\n0,a@x.org,1,\"never closed,us,\n";
+  const std::string row = "1,b@x.org,123-45-6789,plain note,us,\n";
+  while (input.size() < (std::size_t{72} << 20)) input += row;
+  const std::string out = w.File("out.csv");
+  auto r = RunCli({"encrypt", "--policy", policy, "--format", "csv", "--out", out}, input);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("longer than 64 MiB") && Catch::Contains("unbalanced double quote"));
+  CHECK_FALSE(std::filesystem::exists(out));
+}
+
+}  // namespace sovereign::test

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,6 +13,11 @@
 namespace sovereign::pipeline {
 
 enum class Format : std::uint8_t { kNdjson, kCsv };
+
+// kMaxRecordBytes bounds one record: a longer one (for CSV, usually an
+// unbalanced quote that runs to the end of the file) stops the run with an
+// error instead of growing memory with the input.
+inline constexpr std::size_t kMaxRecordBytes = std::size_t{64} << 20;
 
 // Chunk is a run of whole records, each ended by '\n' (the last one of the
 // stream may lack it), and the input line number of its first record.
@@ -30,8 +36,9 @@ class RecordReader {
   RecordReader(int fd, Format format, std::size_t chunk_bytes) : fd_(fd), format_(format), chunk_bytes_(chunk_bytes) {}
 
   // NextChunk fills `chunk` with at least one whole record and returns true,
-  // or returns false at the end of input. Errors are read errors. Memory is
-  // about chunk_bytes plus the longest record.
+  // or returns false at the end of input. Errors are read errors and a record
+  // longer than kMaxRecordBytes. Memory is about chunk_bytes plus the longest
+  // record.
   Result<bool> NextChunk(Chunk& chunk);
 
   // NextOne returns one record (for a CSV header), or nullopt at the end.
@@ -42,6 +49,7 @@ class RecordReader {
 
  private:
   Result<bool> Fill();  // false at EOF
+  Status TooLong() const;
   // Boundary returns the end (one past '\n') of the last whole record in
   // buffer_, or 0; CSV tracks quotes from scanned_.
   std::size_t Boundary();
