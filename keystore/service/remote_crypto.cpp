@@ -28,9 +28,10 @@ using Json = nlohmann::json;
 // entry and the metrics.
 class Tally {
  public:
-  void Add(const std::string& key, const std::string& label, std::string_view outcome) {
-    ++counts_[{key, label}][std::string(outcome)];
-    ++by_outcome_[std::string(outcome)];
+  void Add(const std::string& key, const std::string& label, std::string_view outcome, std::uint64_t n = 1) {
+    if (n == 0) return;
+    counts_[{key, label}][std::string(outcome)] += n;
+    by_outcome_[std::string(outcome)] += n;
   }
   std::uint64_t denied() const {
     auto it = by_outcome_.find("denied");
@@ -201,6 +202,7 @@ void HandleDecrypt(Call& call) {
   struct Names {
     ki::ResolvedNames names;
     bool allowed = false;
+    std::uint64_t decrypted = 0;  // items opened under these names, added to the tally at the end
   };
   std::map<std::pair<std::uint32_t, std::uint32_t>, Names> names_cache;
   Tally tally;
@@ -261,7 +263,11 @@ void HandleDecrypt(Call& call) {
     }
     plaintext.clear();
     Status decrypted = service.client().DecryptAppend(item.ciphertext, item.context, plaintext);
-    tally.Add(key, label, OutcomeOf(decrypted));
+    if (decrypted.ok()) {
+      ++cached->second.decrypted;
+    } else {
+      tally.Add(key, label, OutcomeOf(decrypted));
+    }
     if (decrypted.code() == ErrorCode::kKeystoreUnavailable) {
       WipeString(out);
       return ReplyError(call.res, decrypted);
@@ -277,6 +283,9 @@ void HandleDecrypt(Call& call) {
     WipeString(plaintext);
   }
   out += "]}";
+  for (const auto& [ids, entry] : names_cache) {
+    if (entry.decrypted != 0) tally.Add(*entry.names.key, *entry.names.label, "ok", entry.decrypted);
+  }
   Finish(call, "decrypt", ki::Permission::kDecrypt, "/v1/decrypt", tally, std::move(out));
 }
 

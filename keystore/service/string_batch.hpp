@@ -33,6 +33,7 @@ struct StringMember {
 
 class StringBatch {
  public:
+  struct Document;  // the parser whose buffers the values live in
   // Parse parses `body`: an object with exactly the member "items", an array
   // of at most `max_items` objects whose members are among `members` and are
   // strings (or null where nullable). `members` must outlive the batch.
@@ -53,7 +54,6 @@ class StringBatch {
   }
 
  private:
-  struct Document;
   StringBatch(std::unique_ptr<Document> document, std::span<const StringMember> members);
 
   std::unique_ptr<Document> document_;  // owns the strings the views point into
