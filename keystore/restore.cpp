@@ -1,6 +1,5 @@
 // RestoreKeystore: a new keystore directory from a backup and the root key
 // file kept apart from it (see backup.hpp).
-#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -79,9 +78,9 @@ Status CheckNoActiveSchema(const fs::path& catalog_path) {
 
 // Fill writes the backup's files into `staging` and checks them as Open does,
 // plus the catalog's integrity and the audit log, then records the restore.
-Status Fill(const fs::path& staging, const DecodedBackup& backup, std::string_view root_key,
+Status Fill(const fs::path& staging, const DecodedBackup& backup, const SecretBytes& root_key,
             const std::string& root_key_name, const std::string& principal) {
-  SOVEREIGN_RETURN_IF_ERROR(PublishNewFile(staging, kRootKeyFileName, Bytes(root_key)));
+  SOVEREIGN_RETURN_IF_ERROR(PublishRootKeyFile(staging, kRootKeyFileName, root_key));
   SOVEREIGN_RETURN_IF_ERROR(PublishNewFile(staging, kCatalogFileName, Bytes(backup.catalog_image)));
   SOVEREIGN_RETURN_IF_ERROR(PublishNewFile(staging, kAuditLogFileName, Bytes(backup.audit_log)));
   SOVEREIGN_RETURN_IF_ERROR(CheckNoActiveSchema(staging / kCatalogFileName));
@@ -132,13 +131,14 @@ Result<BackupSummary> RestoreKeystore(const fs::path& from, const fs::path& dir_
   if (!file.ok()) return file.status();
   auto backup = DecodeBackup(*file);
   if (!backup.ok()) return backup.status();
-  auto root_key = ReadWhole(root_key_file, "root key file");
+  // Read as the keystore reads its own: no symlink, private, exactly a root key file; into secure memory.
+  const fs::path root_key_path = fs::absolute(root_key_file);
+  auto root_key = LoadRootKeyFile(root_key_path.parent_path(), root_key_path.filename().string());
   if (!root_key.ok()) return root_key.status();
 
   fs::create_directories(dir.parent_path(), ec);
   std::string tmpl = (dir.parent_path() / fmt::format(".{}.restore-XXXXXX", dir.filename().string())).string();
   if (::mkdtemp(tmpl.data()) == nullptr) {
-    OPENSSL_cleanse(root_key->data(), root_key->size());
     return Status(ErrorCode::kKeystoreUnavailable,
                   fmt::format("cannot create a staging directory next to {}: {}", dir.string(), ErrnoText(errno)));
   }
@@ -146,7 +146,6 @@ Result<BackupSummary> RestoreKeystore(const fs::path& from, const fs::path& dir_
   Status filled = ::chmod(staging.path.c_str(), 0700) == 0
                       ? Fill(staging.path, *backup, *root_key, root_key_file.string(), principal)
                       : Status(ErrorCode::kKeystoreUnavailable, "cannot make the staging directory private");
-  OPENSSL_cleanse(root_key->data(), root_key->size());
   SOVEREIGN_RETURN_IF_ERROR(filled);
   SOVEREIGN_RETURN_IF_ERROR(FsyncPath(staging.path));
   // rename(2) replaces DIR only if it is an empty directory.

@@ -21,13 +21,18 @@ constexpr std::size_t kFileSize = kHeader.size() + kRootKeySize;
 
 }  // namespace
 
-Result<SecretBytes> CreateRootKeyFile(const std::filesystem::path& dir, std::string_view name) {
-  SecretBytes key = SecretBytes::Random(kRootKeySize);
-  SecretBytes file(kFileSize);  // wiped on every path
+Status PublishRootKeyFile(const std::filesystem::path& dir, std::string_view name, const SecretBytes& key) {
   auto token = InsecureSecretKeyAccess::Get();
+  if (key.size() != kRootKeySize) return Status(ErrorCode::kInternal, "a root key is 32 bytes");
+  SecretBytes file(kFileSize);  // wiped on every path
   std::copy(kHeader.begin(), kHeader.end(), file.mutable_bytes(token).begin());
   std::ranges::copy(key.bytes(token), file.mutable_bytes(token).begin() + kHeader.size());
-  SOVEREIGN_RETURN_IF_ERROR(PublishNewFile(dir, name, file.bytes(token)));
+  return PublishNewFile(dir, name, file.bytes(token));
+}
+
+Result<SecretBytes> CreateRootKeyFile(const std::filesystem::path& dir, std::string_view name) {
+  SecretBytes key = SecretBytes::Random(kRootKeySize);
+  SOVEREIGN_RETURN_IF_ERROR(PublishRootKeyFile(dir, name, key));
   return key;
 }
 

@@ -197,3 +197,28 @@ TEST_CASE("backup: restore refuses a re-checksummed backup whose catalog carries
 
 }  // namespace
 }  // namespace sovereign
+
+namespace sovereign {
+namespace {
+
+TEST_CASE("backup: restore reads the root key file as the keystore does: no symlink, private, well-formed") {
+  Original o;
+  REQUIRE(ki::BackupKeystore(o.dir, o.backup, "unix:operator").ok());
+  const fs::path target = o.tmp.path() / "target";
+  const fs::path link = o.tmp.path() / "linked-root.key";
+  fs::create_symlink(o.root_key_copy, link);
+  CHECK(ki::RestoreKeystore(o.backup, target, link, "unix:operator").code() == ErrorCode::kFailedPrecondition);
+  const fs::path readable = o.tmp.path() / "readable-root.key";
+  fs::copy_file(o.root_key_copy, readable);
+  fs::permissions(readable, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  CHECK(ki::RestoreKeystore(o.backup, target, readable, "unix:operator").code() == ErrorCode::kFailedPrecondition);
+  const fs::path mangled = o.tmp.path() / "mangled-root.key";
+  test::WriteFile(mangled, test::ReadFile(o.root_key_copy) + "x");
+  fs::permissions(mangled, fs::perms::owner_read | fs::perms::owner_write);
+  CHECK(ki::RestoreKeystore(o.backup, target, mangled, "unix:operator").code() == ErrorCode::kFailedPrecondition);
+  CHECK_FALSE(fs::exists(target));
+  CHECK(ki::RestoreKeystore(o.backup, target, o.root_key_copy, "unix:operator").ok());
+}
+
+}  // namespace
+}  // namespace sovereign

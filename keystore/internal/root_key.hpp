@@ -23,6 +23,10 @@ inline constexpr std::size_t kRootKeySize = 32;
 // DIR/`name`. kAlreadyExists if the file exists (it is never replaced).
 Result<SecretBytes> CreateRootKeyFile(const std::filesystem::path& dir, std::string_view name = kRootKeyFileName);
 
+// PublishRootKeyFile writes `key` (32 bytes) as DIR/`name` in the format
+// above, 0600, atomically; kAlreadyExists if the file exists.
+Status PublishRootKeyFile(const std::filesystem::path& dir, std::string_view name, const SecretBytes& key);
+
 // LoadRootKeyFile reads DIR/`name`. kFailedPrecondition, naming the file
 // and what to do, if it is missing, a symlink, not private, or malformed.
 Result<SecretBytes> LoadRootKeyFile(const std::filesystem::path& dir, std::string_view name = kRootKeyFileName);
