@@ -71,21 +71,37 @@ Result<std::string> AuditPrefix(const fs::path& path, const AuditHead& head) {
 
 }  // namespace
 
+namespace {
+// WriteBackup takes the snapshot and publishes the backup file.
+Result<BackupSummary> WriteBackup(const fs::path& dir, const fs::path& out);
+}  // namespace
+
 Result<BackupSummary> BackupKeystore(const fs::path& dir, const fs::path& out, const std::string& principal) {
   std::error_code ec;
   if (fs::exists(fs::symlink_status(out, ec))) {
     return Status(ErrorCode::kAlreadyExists, fmt::format("{} already exists; a backup never replaces a file", out.string()));
   }
-  {
-    // Who took a backup, and when, is in the log (and in the backup itself).
-    EmbeddedKeystoreOptions options;
-    options.principal = principal;
-    auto opened = OpenServiceKeystore(dir, options);
-    if (!opened.ok()) return opened.status();
-    AuditEvent event;
-    event.op = "keystore.backup";
-    SOVEREIGN_RETURN_IF_ERROR(opened->service->Record(principal, event));
+  // Who took a backup, and when, is in the log — and in the backup itself, so
+  // it is recorded first; a backup that then fails gets a second entry saying so.
+  EmbeddedKeystoreOptions options;
+  options.principal = principal;
+  auto opened = OpenServiceKeystore(dir, options);
+  if (!opened.ok()) return opened.status();
+  AuditEvent event;
+  event.op = "keystore.backup";
+  SOVEREIGN_RETURN_IF_ERROR(opened->service->Record(principal, event));
+  auto written = WriteBackup(dir, out);
+  if (!written.ok()) {
+    event.outcome = "error";
+    event.reason = std::string(ErrorCodeName(written.code()));
+    (void)opened->service->Record(principal, event);  // the failure itself is what the caller sees
   }
+  return written;
+}
+
+namespace {
+
+Result<BackupSummary> WriteBackup(const fs::path& dir, const fs::path& out) {
   auto catalog = Catalog::Open(dir / kCatalogFileName);
   if (!catalog.ok()) return catalog.status();
   BackupHeader header;
@@ -117,5 +133,7 @@ Result<BackupSummary> BackupKeystore(const fs::path& dir, const fs::path& out, c
       {reinterpret_cast<const std::uint8_t*>(file->data()), file->size()}));
   return BackupSummary{header.region, header.audit_head.seq, catalog_image.size(), audit->size()};
 }
+
+}  // namespace
 
 }  // namespace sovereign::keystore_internal

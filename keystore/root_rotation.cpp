@@ -144,7 +144,14 @@ Result<std::size_t> RotateRootKey(const fs::path& dir, const std::string& princi
   // root.key.new happens to be there: after this commit another process may
   // have finished the rename and begun (and lost) a rotation of its own, and
   // its file must not replace the key the catalog names.
-  SOVEREIGN_RETURN_IF_ERROR(ReconcileRootKeyFiles(files->dir));
+  if (Status published = ReconcileRootKeyFiles(files->dir); !published.ok()) {
+    // The rotation itself is committed: say so, so nobody restores the old key over it.
+    return Status(published.code(),
+                  fmt::format("the root key was rotated ({} key versions re-wrapped under {}), but publishing it as "
+                              "{} failed: {}; the next open of the keystore finishes it, and the old root key no "
+                              "longer opens this keystore",
+                              rewrapped, kNewRootKeyFileName, kRootKeyFileName, published.message()));
+  }
   return rewrapped;
 }
 

@@ -222,3 +222,25 @@ TEST_CASE("backup: restore reads the root key file as the keystore does: no syml
 
 }  // namespace
 }  // namespace sovereign
+
+namespace sovereign {
+namespace {
+
+TEST_CASE("backup: a backup that fails after it was recorded leaves an error entry after it in the audit log") {
+  Original o;
+  // A target under a regular file cannot be created, whoever runs the test.
+  test::WriteFile(o.tmp.path() / "plain-file", "x");
+  auto r = ki::BackupKeystore(o.dir, o.tmp.path() / "plain-file" / "us.sovbackup", "unix:operator");
+  REQUIRE_FALSE(r.ok());
+  const auto lines = test::ReadLines(o.dir / "audit.log");
+  REQUIRE(lines.size() >= 2);
+  const auto last = nlohmann::json::parse(lines.back());
+  const auto before = nlohmann::json::parse(lines[lines.size() - 2]);
+  CHECK(before["op"] == "keystore.backup");
+  CHECK(before["outcome"] == "ok");
+  CHECK(last["op"] == "keystore.backup");
+  CHECK(last["outcome"] == "error");
+}
+
+}  // namespace
+}  // namespace sovereign
