@@ -1,5 +1,6 @@
 #include "sovereign/envelope.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "sdk/internal/base64url.hpp"
@@ -46,7 +47,8 @@ namespace internal {
 
 bool ParseHeaderView(std::span<const std::uint8_t> envelope, HeaderView& out) {
   if (envelope.size() < 3 || envelope[0] != kEnvelopeFormatV1) return false;
-  out.mode = static_cast<Mode>(envelope[1]);
+  const bool has_subject = (envelope[1] & kSubjectModeFlag) != 0;
+  out.mode = static_cast<Mode>(envelope[1] & ~kSubjectModeFlag);
   if (!IsEnvelopeMode(out.mode)) return false;
   const std::size_t region_size = envelope[2];
   std::size_t pos = 3;
@@ -57,6 +59,12 @@ bool ParseHeaderView(std::span<const std::uint8_t> envelope, HeaderView& out) {
   if (!GetVarint(envelope, pos, out.key_id) || !GetVarint(envelope, pos, out.key_version) ||
       !GetVarint(envelope, pos, out.label_id)) {
     return false;
+  }
+  out.subject = nullptr;
+  if (has_subject) {
+    if (envelope.size() - pos < kSubjectTagSize) return false;
+    out.subject = envelope.data() + pos;
+    pos += kSubjectTagSize;
   }
   const std::size_t min_body = out.mode == Mode::kRandom ? kGcmNonceSize + kTagSize : kTagSize;
   if (envelope.size() - pos < min_body) return false;
@@ -104,19 +112,26 @@ Status EncodeEnvelopeHeader(const EnvelopeHeader& header, std::vector<std::uint8
     return Status(ErrorCode::kInvalidArgument, "key id, key version and label id must be non-zero");
   }
   out.push_back(kEnvelopeFormatV1);
-  out.push_back(static_cast<std::uint8_t>(header.mode));
+  out.push_back(static_cast<std::uint8_t>(static_cast<std::uint8_t>(header.mode) |
+                                          (header.subject ? kSubjectModeFlag : 0)));
   out.push_back(static_cast<std::uint8_t>(header.region.size()));
   out.insert(out.end(), header.region.begin(), header.region.end());
   PutVarint(header.key_id, out);
   PutVarint(header.key_version, out);
   PutVarint(header.label_id, out);
+  if (header.subject) out.insert(out.end(), header.subject->begin(), header.subject->end());
   return OkStatus();
 }
 
 Result<std::pair<EnvelopeHeader, std::size_t>> ParseEnvelopeHeader(std::span<const std::uint8_t> envelope) {
   internal::HeaderView view;
   if (!internal::ParseHeaderView(envelope, view)) return internal::InvalidCiphertext();
-  EnvelopeHeader header{view.mode, std::string(view.region), view.key_id, view.key_version, view.label_id};
+  EnvelopeHeader header{view.mode, std::string(view.region), view.key_id, view.key_version, view.label_id, {}};
+  if (view.subject != nullptr) {
+    SubjectTag tag;
+    std::copy_n(view.subject, kSubjectTagSize, tag.begin());
+    header.subject = tag;
+  }
   return std::pair<EnvelopeHeader, std::size_t>(std::move(header), view.size);
 }
 

@@ -99,7 +99,8 @@ Result<std::shared_ptr<FieldCipher>> FieldCipher::New(FieldKeyMaterial material)
   }
   std::vector<std::uint8_t> header;
   if (material.mode != Mode::kIndex) {
-    EnvelopeHeader h{material.mode, material.region, material.key_id, material.version, material.label_id};
+    EnvelopeHeader h{material.mode,     material.region,   material.key_id,
+                     material.version,  material.label_id, material.subject_tag};
     SOVEREIGN_RETURN_IF_ERROR(EncodeEnvelopeHeader(h, header));
   }
   std::shared_ptr<FieldCipher> cipher(new FieldCipher(std::move(material), std::move(header)));

@@ -10,6 +10,7 @@
 //               one ciphertext has exactly one text form.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -29,6 +30,11 @@ inline constexpr std::string_view kTextPrefix = "sov1:";
 inline constexpr std::size_t kMaxRegionLength = 16;
 inline constexpr std::size_t kGcmNonceSize = 12;
 inline constexpr std::size_t kTagSize = 16;
+// Envelopes of per-subject keys carry a subject tag: a keyed hash that names
+// the subject key without revealing the subject (docs/format.md, section 2).
+inline constexpr std::size_t kSubjectTagSize = 16;
+// kSubjectModeFlag is set in the mode byte of an envelope with a subject tag.
+inline constexpr std::uint8_t kSubjectModeFlag = 0x80;
 // Largest field plaintext accepted (16 MiB): fields are values, not files.
 inline constexpr std::size_t kMaxPlaintextSize = std::size_t{16} << 20;
 // Largest path or record id in a FieldContext (64 KiB each).
@@ -42,13 +48,18 @@ struct FieldContext {
   std::optional<std::string> record_id;
 };
 
-// EnvelopeHeader is the parsed, validated header of a v1 envelope.
+using SubjectTag = std::array<std::uint8_t, kSubjectTagSize>;
+
+// EnvelopeHeader is the parsed, validated header of a v1 envelope. `subject`
+// is set when the field is encrypted under a per-subject key: the envelope's
+// mode byte then has kSubjectModeFlag set and the tag follows the label id.
 struct EnvelopeHeader {
   Mode mode = Mode::kRandom;
   std::string region;
   std::uint32_t key_id = 0;
   std::uint32_t key_version = 0;
   std::uint32_t label_id = 0;
+  std::optional<SubjectTag> subject;
 };
 
 // ValidateRegion accepts 1..16 characters of [a-z0-9-], starting with a letter.

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,9 @@ struct FieldKeyMaterial {
   Mode mode = Mode::kRandom;
   std::string label;
   std::uint32_t label_id = 0;
+  // Set for a per-subject field key: derived from the subject's key rather
+  // than the version secret, and named in envelopes by this tag.
+  std::optional<SubjectTag> subject_tag;
   SecretBytes key;
   // The holder must drop the key and ask again after this instant.
   std::chrono::system_clock::time_point expires_at;

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
+#include "sovereign/envelope.hpp"
 #include "sovereign/mode.hpp"
 
 namespace sovereign::internal {
@@ -16,6 +18,7 @@ struct HeaderView {
   std::uint32_t key_id = 0;
   std::uint32_t key_version = 0;
   std::uint32_t label_id = 0;
+  const std::uint8_t* subject = nullptr;  // kSubjectTagSize bytes into the envelope, or null
   std::size_t size = 0;  // header bytes
 };
 
