@@ -204,6 +204,9 @@ Status AuditLog::AppendMany(Catalog& catalog, std::span<const AuditEvent> events
     if (!event.versions.empty()) entry["versions"] = event.versions;
     if (!event.labels.empty()) entry["labels"] = event.labels;
     if (event.mode) entry["mode"] = std::string(ModeName(*event.mode));
+    if (!event.subject.empty()) entry["subject"] = event.subject;
+    if (event.subject_created) entry["subject_created"] = true;
+    if (!event.note.empty()) entry["note"] = event.note;
     if (!event.counts.is_null()) entry["counts"] = event.counts;
     auto line = SealEntry(std::move(entry), mac_);
     if (!line.ok()) return line.status();

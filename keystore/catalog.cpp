@@ -49,6 +49,31 @@ CREATE TABLE audit_head (
 );
 )sql";
 
+// Schema version 3: per-subject keys (docs/keystore.md). Applied by Create
+// after kSchema and by the migration from version 2.
+constexpr std::string_view kSubjectSchema = R"sql(
+CREATE TABLE subject_secrets (
+  key_id INTEGER PRIMARY KEY REFERENCES keys(id),
+  wrapped BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE subject_keys (
+  key_id INTEGER NOT NULL,
+  tag BLOB NOT NULL CHECK (length(tag) = 16),
+  version INTEGER NOT NULL,
+  wrapped BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (key_id, tag, version),
+  FOREIGN KEY (key_id, version) REFERENCES key_versions(key_id, version)
+) WITHOUT ROWID;
+CREATE TABLE subject_shreds (
+  key_id INTEGER NOT NULL REFERENCES keys(id),
+  tag BLOB NOT NULL CHECK (length(tag) = 16),
+  shredded_at INTEGER NOT NULL,
+  PRIMARY KEY (key_id, tag)
+) WITHOUT ROWID;
+)sql";
+
 Result<KeyVersionState> ParseState(std::string_view name) {
   for (auto state : {KeyVersionState::kEnabled, KeyVersionState::kDisabled, KeyVersionState::kRetired,
                      KeyVersionState::kDestroyed}) {
@@ -85,23 +110,32 @@ constexpr std::string_view kKeyColumns = "id, name, created_at, primary_version,
 constexpr std::string_view kVersionColumns =
     "version, state, created_at, wrapped, issues, random_issues, last_used_at";
 
-// MigrateFromVersion1 adds the usage columns of schema version 2, unless a
-// concurrent opener did so first (checked under the write lock).
-Status MigrateFromVersion1(Database& db) {
+// Migrate brings a version 1 or 2 catalog to the current schema in one
+// transaction, re-reading the version under the write lock so that a
+// concurrent opener's migration is not applied twice. Version 2 added the
+// usage columns; version 3 the per-subject key tables.
+Status Migrate(Database& db) {
   auto tx = Transaction::BeginImmediate(db);
   if (!tx.ok()) return tx.status();
+  std::int64_t version = 0;
   {
     auto s = db.Prepare("SELECT schema_version FROM meta WHERE id = 1");
     if (!s.ok()) return s.status();
     auto row = s->Step();
     if (!row.ok()) return row.status();
-    if (*row && s->ColumnInt(0) == kCatalogSchemaVersion) return OkStatus();
+    if (!*row) return Status(ErrorCode::kFailedPrecondition, "catalog has no meta row");
+    version = s->ColumnInt(0);
   }
-  SOVEREIGN_RETURN_IF_ERROR(db.Exec(
-      "ALTER TABLE key_versions ADD COLUMN issues INTEGER NOT NULL DEFAULT 0;"
-      "ALTER TABLE key_versions ADD COLUMN random_issues INTEGER NOT NULL DEFAULT 0;"
-      "ALTER TABLE key_versions ADD COLUMN last_used_at INTEGER;"
-      "UPDATE meta SET schema_version = 2 WHERE id = 1;"));
+  if (version == kCatalogSchemaVersion) return OkStatus();
+  if (version == 1) {
+    SOVEREIGN_RETURN_IF_ERROR(db.Exec(
+        "ALTER TABLE key_versions ADD COLUMN issues INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE key_versions ADD COLUMN random_issues INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE key_versions ADD COLUMN last_used_at INTEGER;"));
+  }
+  SOVEREIGN_RETURN_IF_ERROR(db.Exec(kSubjectSchema));
+  SOVEREIGN_RETURN_IF_ERROR(db.Exec(fmt::format("UPDATE meta SET schema_version = {} WHERE id = 1;",
+                                                kCatalogSchemaVersion)));
   return tx->Commit();
 }
 
@@ -136,6 +170,7 @@ Result<Catalog> Catalog::Create(const std::filesystem::path& path, const Catalog
   auto tx = Transaction::BeginImmediate(catalog.db_);
   if (!tx.ok()) return tx.status();
   SOVEREIGN_RETURN_IF_ERROR(catalog.db_.Exec(kSchema));
+  SOVEREIGN_RETURN_IF_ERROR(catalog.db_.Exec(kSubjectSchema));
   auto s = catalog.db_.Prepare(
       "INSERT INTO meta (id, schema_version, region, created_at, root_key_check, wrapped_audit_key) "
       "VALUES (1, ?, ?, ?, ?, ?)");
@@ -166,8 +201,8 @@ Result<Catalog> Catalog::Open(const std::filesystem::path& path) {
     }
     version = s->ColumnInt(0);
   }
-  if (version == 1) {
-    SOVEREIGN_RETURN_IF_ERROR(MigrateFromVersion1(catalog.db_));
+  if (version == 1 || version == 2) {
+    SOVEREIGN_RETURN_IF_ERROR(Migrate(catalog.db_));
     return catalog;
   }
   if (version != kCatalogSchemaVersion) {

@@ -12,6 +12,7 @@
 #include "keystore/internal/issue_queue.hpp"
 #include "keystore/internal/keystore_dir.hpp"
 #include "keystore/internal/service_keystore.hpp"
+#include "keystore/internal/subjects.hpp"
 #include "keystore/internal/wrap.hpp"
 #include "sdk/internal/hmac_sha256.hpp"
 
@@ -51,6 +52,12 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
   }
   Result<KeyInfo> DestroyVersion(std::string_view name, std::uint32_t version) override {
     return ChangeKeyAs({}, name, KeyChange{KeyChange::Kind::kDestroy, version});
+  }
+  Result<ShredReport> ShredSubject(std::string_view name, std::string_view subject, std::string_view reason) override {
+    return ShredSubjectAs({}, name, subject, reason);
+  }
+  std::vector<Result<FieldKeyMaterial>> FieldKeys(std::span<const FieldKeyRequest> requests) override {
+    return FieldKeysAs({}, kIssueOp, requests);
   }
   Result<FieldKeyMaterial> PrimaryFieldKey(std::string_view key_name, Mode mode, std::string_view label) override {
     return PrimaryFieldKeyAs({}, kIssueOp, key_name, mode, label);
@@ -113,6 +120,7 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
     std::lock_guard lock(mu_);
     Result<KeyInfo> info = ChangeKeyLocked(principal, name, change);
     if (info.ok() && change.kind == KeyChange::Kind::kDestroy) {
+      // (The version's subject keys went with it: ApplyKeyChange deleted them.)
       // The committed pages no longer hold the secret (secure_delete); the
       // WAL still holds older frames that did, until truncated. The
       // checkpoint waits up to the busy timeout for readers in other
@@ -121,6 +129,19 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
       (void)catalog().WipeWal();
     }
     return info;
+  }
+
+  Result<ShredReport> ShredSubjectAs(std::string_view principal, std::string_view name, std::string_view subject,
+                                     std::string_view reason) override {
+    SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(name));
+    SOVEREIGN_RETURN_IF_ERROR(ValidateSubject(subject));
+    SOVEREIGN_RETURN_IF_ERROR(ValidateShredReason(reason));
+    std::lock_guard lock(mu_);
+    Result<ShredReport> report = ShredLocked(principal, name, subject, reason);
+    // As for a destroyed version: truncate the WAL frames that still hold
+    // the deleted wrapped keys (postponed if another process is reading).
+    if (report.ok()) (void)catalog().WipeWal();
+    return report;
   }
 
   Result<KeyInfo> GetKey(std::string_view name) override {
@@ -181,6 +202,7 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
       Status valid = r.by_name ? ValidateKeyName(r.key_name) : OkStatus();
       if (valid.ok() && r.by_name) valid = ValidateLabel(r.label);
       if (valid.ok() && !IsKnownMode(r.mode)) valid = Status(ErrorCode::kInvalidArgument, "unknown mode");
+      if (valid.ok()) valid = ValidateSubjectRequest(r);
       if (!valid.ok()) {
         issue.result = std::move(valid);
         continue;
@@ -246,8 +268,53 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
 
   Catalog& catalog() { return files_.catalog; }
 
+  // ValidateSubjectRequest checks the subject part of a request: an id by
+  // name, a tag by ids, never both, and no blind index (an index is keyed by
+  // the version, so a shred would not erase it: docs/keystore.md).
+  static Status ValidateSubjectRequest(const FieldKeyRequest& r) {
+    if (!r.subject && !r.subject_tag) return OkStatus();
+    if (r.mode == Mode::kIndex) {
+      return Status(ErrorCode::kInvalidArgument, "blind indexes are not per subject");
+    }
+    if (r.by_name ? r.subject_tag.has_value() : r.subject.has_value()) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "a subject is named by its id to encrypt and by its tag to decrypt");
+    }
+    return r.subject ? ValidateSubject(*r.subject) : OkStatus();
+  }
+
   Status KeyNotFound(std::string_view name) const {
     return Status(ErrorCode::kKeyNotFound, fmt::format("key '{}' not found in region '{}'", name, region()));
+  }
+
+  Result<ShredReport> ShredLocked(std::string_view principal, std::string_view name, std::string_view subject,
+                                  std::string_view reason) {
+    const auto now = std::chrono::system_clock::now();
+    auto tx = Transaction::BeginImmediate(catalog().db());
+    if (!tx.ok()) return tx.status();
+    AuditEvent event = Event(principal, "subject.shred", name);
+    event.note = std::string(reason);
+    auto key = catalog().FindKey(name);
+    if (!key.ok()) return key.status();
+    if (!*key) return Refuse(*tx, event, now, KeyNotFound(name));
+    event.key_id = (*key)->id;
+    auto tag = TagSubject(files_, **key, subject, now);
+    if (!tag.ok()) return tag.status();
+    event.subject = HexTag(*tag);
+    ShredReport report;
+    report.key = std::string(name);
+    report.subject_tag = event.subject;
+    auto already = catalog().IsShredded((*key)->id, *tag);
+    if (!already.ok()) return already.status();
+    report.already_shredded = *already;
+    auto deleted = catalog().Shred((*key)->id, *tag, now);
+    if (!deleted.ok()) return deleted.status();
+    report.subject_keys_destroyed = *deleted;
+    event.counts = nlohmann::json::array(
+        {{{"subject_keys_destroyed", *deleted}, {"already_shredded", report.already_shredded}}});
+    SOVEREIGN_RETURN_IF_ERROR(audit_.Append(catalog(), event, now));
+    SOVEREIGN_RETURN_IF_ERROR(tx->Commit());
+    return report;
   }
 
   Result<KeyInfo> ChangeKeyLocked(std::string_view principal, std::string_view name, const KeyChange& change) {
@@ -306,6 +373,10 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
       version.last_used_at = v.last_used_at;
       info.versions.push_back(version);
     }
+    auto subjects = catalog().SubjectCounts(row.id);
+    if (!subjects.ok()) return subjects.status();
+    info.subject_keys = subjects->first;
+    info.shredded_subjects = subjects->second;
     return info;
   }
 

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "keystore/internal/key_lifecycle.hpp"
+#include "keystore/internal/subjects.hpp"
 #include "keystore/internal/wrap.hpp"
 #include "sdk/internal/hmac_sha256.hpp"
 
@@ -30,7 +31,8 @@ PreparedIssue Failed(Status error) { return PreparedIssue{std::nullopt, std::mov
 // returns it only once the audit record is durable and the transaction
 // (which may register the label) has committed.
 PreparedIssue Prepare(Ctx& c, AuditEvent event, TimePoint now, const KeyRow& key, std::uint32_t version, Mode mode,
-                      std::string label, std::uint32_t label_id, bool primary) {
+                      std::string label, std::uint32_t label_id, bool primary,
+                      const std::optional<SubjectTag>& subject) {
   event.key_id = key.id;
   event.versions = {version};
   auto row = c.files.catalog.FindVersion(key.id, version);
@@ -48,11 +50,26 @@ PreparedIssue Prepare(Ctx& c, AuditEvent event, TimePoint now, const KeyRow& key
   auto secret = UnwrapSecret(c.files.root_key, KeyVersionAssociatedData(c.files.region, key.id, version),
                              *(*row)->wrapped, fmt::format("key '{}' version {}", key.name, version));
   if (!secret.ok()) return Refused(std::move(event), secret.status());
-  auto field_key = internal::DeriveFieldKey(*secret, mode, label);
+  Result<SecretBytes> field_key = Status(ErrorCode::kInternal, "no field key derived");
+  if (subject) {
+    // A subject key is made on first use for encryption (by name) only; a
+    // decryption naming a tag the catalog does not hold is refused.
+    field_key = SubjectFieldKey(c.files, key, version, *secret, *subject, mode, label, /*create=*/primary, now,
+                                &event.subject_created);
+    const ErrorCode code = field_key.ok() ? ErrorCode::kOk : field_key.status().code();
+    if (code == ErrorCode::kShredded || code == ErrorCode::kKeyNotFound) {
+      return Refused(std::move(event), field_key.status());
+    }
+  } else {
+    field_key = internal::DeriveFieldKey(*secret, mode, label);
+  }
   if (!field_key.ok()) return Failed(field_key.status());
-  // Only a random-mode key of the primary may encrypt with random nonces:
-  // those issues make up the version's usage bound (docs/rotation.md).
-  Status counted = c.files.catalog.RecordUse(key.id, version, now, primary && mode == Mode::kRandom);
+  // Only a random-mode key of the primary version secret may encrypt with
+  // random nonces: those issues make up the version's usage bound
+  // (docs/rotation.md). Each subject key is a key of its own, with the same
+  // per-issue budget, so subject issues do not count towards it.
+  Status counted =
+      c.files.catalog.RecordUse(key.id, version, now, primary && mode == Mode::kRandom && !subject.has_value());
   if (!counted.ok()) return Failed(counted);
 
   FieldKeyMaterial out;
@@ -63,6 +80,7 @@ PreparedIssue Prepare(Ctx& c, AuditEvent event, TimePoint now, const KeyRow& key
   out.mode = mode;
   out.label = std::move(label);
   out.label_id = label_id;
+  out.subject_tag = subject;
   out.key = std::move(field_key).value();
   out.expires_at = now + c.ttl;
   return PreparedIssue{std::move(event), OkStatus(), std::move(out)};
@@ -86,8 +104,15 @@ PreparedIssue PrepareByName(Ctx& c, const IssueRequest& r, TimePoint now) {
     if (!inserted.ok()) return Failed(inserted.status());
     *label_id = *inserted;
   }
+  std::optional<SubjectTag> tag;
+  if (r.subject) {
+    auto tagged = TagSubject(c.files, **key, *r.subject, now);
+    if (!tagged.ok()) return Failed(tagged.status());
+    tag = *tagged;
+    event.subject = HexTag(*tag);
+  }
   return Prepare(c, std::move(event), now, **key, (*key)->primary_version, r.mode, std::string(r.label), **label_id,
-                 /*primary=*/true);
+                 /*primary=*/true, tag);
 }
 
 PreparedIssue PrepareById(Ctx& c, const IssueRequest& r, TimePoint now) {
@@ -109,8 +134,9 @@ PreparedIssue PrepareById(Ctx& c, const IssueRequest& r, TimePoint now) {
                                                                                 r.label_id, c.files.region)));
   }
   event.labels = {**label};
+  if (r.subject_tag) event.subject = HexTag(*r.subject_tag);
   return Prepare(c, std::move(event), now, **key, r.version, r.mode, std::move(*label).value(), r.label_id,
-                 /*primary=*/false);
+                 /*primary=*/false, r.subject_tag);
 }
 
 }  // namespace

@@ -72,6 +72,8 @@ Status ApplyKeyChange(Catalog& catalog, const KeyRow& key, const KeyChange& chan
     case KeyChange::Kind::kDestroy:
       if (primary) return NotAllowed(key, change.version, "the primary version cannot be destroyed");
       if (state == KeyVersionState::kDestroyed) return OkStatus();
+      // Subject keys of the version are wrapped under it: gone with it.
+      SOVEREIGN_RETURN_IF_ERROR(catalog.DeleteSubjectKeys(key.id, change.version));
       return catalog.DestroyVersion(key.id, change.version);
     case KeyChange::Kind::kRetireBelow:
       break;

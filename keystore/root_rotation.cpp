@@ -58,6 +58,16 @@ Result<std::size_t> Rewrap(KeystoreFiles& files, const SecretBytes& next, const 
     if (!wrapped.ok()) return wrapped.status();
     SOVEREIGN_RETURN_IF_ERROR(files.catalog.SetWrapped(v.key_id, v.version, *wrapped));
   }
+  auto subject_secrets = files.catalog.ListWrappedSubjectSecrets();
+  if (!subject_secrets.ok()) return subject_secrets.status();
+  for (const auto& s : *subject_secrets) {
+    const AssociatedData ad = SubjectSecretAssociatedData(files.region, s.key_id);
+    auto secret = UnwrapSecret(files.root_key, ad, s.wrapped, fmt::format("key id {} subject secret", s.key_id));
+    if (!secret.ok()) return secret.status();
+    auto wrapped = WrapSecret(next, ad, *secret);
+    if (!wrapped.ok()) return wrapped.status();
+    SOVEREIGN_RETURN_IF_ERROR(files.catalog.SetWrappedSubjectSecret(s.key_id, *wrapped));
+  }
   auto check = RootKeyCheckValue(next, files.region);
   if (!check.ok()) return check.status();
   auto audit_key = WrapSecret(next, AuditKeyAssociatedData(files.region), files.audit_key);

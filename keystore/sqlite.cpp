@@ -208,4 +208,6 @@ Status Transaction::Commit() {
   return status;
 }
 
+std::int64_t Database::Changes() const noexcept { return sqlite3_changes64(db_.get()); }
+
 }  // namespace sovereign::keystore_internal

@@ -44,6 +44,20 @@ AssociatedData KeyVersionAssociatedData(std::string_view region, std::uint32_t k
   return ad;
 }
 
+AssociatedData SubjectSecretAssociatedData(std::string_view region, std::uint32_t key_id) {
+  AssociatedData ad;
+  ad.Add("sovereign/v1/subject-secret").Add(region).Add(key_id);
+  return ad;
+}
+
+AssociatedData SubjectKeyAssociatedData(std::string_view region, std::uint32_t key_id, std::uint32_t version,
+                                        std::span<const std::uint8_t> tag) {
+  AssociatedData ad;
+  ad.Add("sovereign/v1/subject-key").Add(region).Add(key_id).Add(version);
+  ad.Add(std::string_view(reinterpret_cast<const char*>(tag.data()), tag.size()));
+  return ad;
+}
+
 AssociatedData AuditKeyAssociatedData(std::string_view region) {
   AssociatedData ad;
   ad.Add("sovereign/v1/audit-key").Add(region);

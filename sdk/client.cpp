@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <array>
 
 #include "sdk/internal/base64url.hpp"
@@ -107,9 +108,23 @@ class ClientImpl final : public Client {
     SOVEREIGN_RETURN_IF_ERROR(ValidateContext(context));
     auto cache = CacheFor(header.region);
     if (!cache.ok()) return cache.status();
-    auto session = (*cache)->SessionByHeader(header.key_id, header.key_version, header.mode, header.label_id);
-    if (session.ok()) return (*session)->OpenAppend(ciphertext, header.size, context, out);
-    if (!UseRemote(session.status(), **cache)) return session.status();
+    Status failed;
+    if (header.subject != nullptr) {
+      SubjectTag tag;
+      std::copy_n(header.subject, tag.size(), tag.begin());
+      auto cipher = (*cache)->SubjectByHeader(header.key_id, header.key_version, header.mode, header.label_id, tag);
+      if (cipher.ok()) {
+        auto session = (*cipher)->Borrow();
+        if (!session.ok()) return Status(ErrorCode::kInternal, "cannot make a cipher context");
+        return session.OpenAppend(ciphertext, header.size, context, out);
+      }
+      failed = cipher.status();
+    } else {
+      auto session = (*cache)->SessionByHeader(header.key_id, header.key_version, header.mode, header.label_id);
+      if (session.ok()) return (*session)->OpenAppend(ciphertext, header.size, context, out);
+      failed = session.status();
+    }
+    if (!UseRemote(failed, **cache)) return failed;
     // Not allowed to hold this key: the keystore may still decrypt for us.
     const std::string text = ToText(ciphertext);
     const RemoteDecryptItem item{text, &context};
@@ -122,8 +137,58 @@ class ClientImpl final : public Client {
 
  public:
 
+  void PrefetchKeys(std::span<const FieldSpec> specs) const override {
+    for (const auto& cache : caches_) {
+      std::vector<FieldKeyRequest> requests;
+      for (const FieldSpec& spec : specs) {
+        if (!spec.subject || spec.region != cache->region() || !ValidateSubject(*spec.subject).ok()) continue;
+        FieldKeyRequest r;
+        r.key_name = spec.key;
+        r.label = spec.label;
+        r.mode = spec.mode;
+        r.subject = *spec.subject;
+        requests.push_back(r);
+      }
+      if (!requests.empty()) cache->Prefetch(requests);
+    }
+  }
+
+  void PrefetchKeysFor(std::span<const std::string_view> ciphertexts) const override {
+    std::vector<std::vector<FieldKeyRequest>> per_cache(caches_.size());
+    std::vector<std::uint8_t> binary;
+    for (std::string_view text : ciphertexts) {
+      binary.clear();
+      internal::HeaderView header;
+      if (!IsTextCiphertext(text) || !internal::Base64UrlDecode(text.substr(kTextPrefix.size()), binary) ||
+          !internal::ParseHeaderView(binary, header) || header.subject == nullptr) {
+        continue;
+      }
+      for (std::size_t i = 0; i < caches_.size(); ++i) {
+        if (caches_[i]->region() != header.region) continue;
+        FieldKeyRequest r;
+        r.by_name = false;
+        r.key_id = header.key_id;
+        r.version = header.key_version;
+        r.label_id = header.label_id;
+        r.mode = header.mode;
+        SubjectTag tag;
+        std::copy_n(header.subject, tag.size(), tag.begin());
+        r.subject_tag = tag;
+        per_cache[i].push_back(r);
+      }
+    }
+    for (std::size_t i = 0; i < caches_.size(); ++i) {
+      if (!per_cache[i].empty()) caches_[i]->Prefetch(per_cache[i]);
+    }
+  }
+
   Result<std::string> BlindIndex(const FieldSpec& spec, std::string_view value,
                                  BlindIndexOptions options) const override {
+    if (spec.subject) {
+      // An index key belongs to the version, not the subject: a shred would
+      // leave the index behind, still matching guesses of the value.
+      return Status(ErrorCode::kInvalidArgument, "blind indexes are not per subject");
+    }
     if (options.bits < kMinIndexBits || options.bits > kMaxIndexBits) {
       return Status(ErrorCode::kInvalidArgument,
                     fmt::format("index bits must be {}..{}, got {}", kMinIndexBits, kMaxIndexBits, options.bits));
@@ -175,6 +240,10 @@ class ClientImpl final : public Client {
     SOVEREIGN_RETURN_IF_ERROR(ValidateContext(context));
     auto cache = CacheFor(spec.region);
     if (!cache.ok()) return cache.status();
+    if (spec.subject) {
+      SOVEREIGN_RETURN_IF_ERROR(ValidateSubject(*spec.subject));
+      return SealForSubject(spec, plaintext, context, **cache, out);
+    }
     auto session = (*cache)->PrimarySession(spec.key, spec.mode, spec.label);
     if (session.ok()) {
       Status sealed = (*session)->Seal(plaintext, context, out);
@@ -185,9 +254,28 @@ class ClientImpl final : public Client {
       if (session.ok()) return (*session)->Seal(plaintext, context, out);
     }
     if (!UseRemote(session.status(), **cache)) return session.status();
-    // Not allowed to hold this key: the keystore may still encrypt for us.
-    const RemoteEncryptItem item{spec.key, spec.label, spec.mode, plaintext, &context};
-    auto results = (*cache)->source().RemoteEncrypt({&item, 1});
+    return RemoteSeal(spec, plaintext, context, **cache, out);
+  }
+
+  Status SealForSubject(const FieldSpec& spec, std::string_view plaintext, const FieldContext& context,
+                        internal::FieldKeyCache& cache, std::vector<std::uint8_t>& out) const {
+    auto cipher = cache.SubjectPrimary(spec.key, spec.mode, spec.label, *spec.subject);
+    if (cipher.ok()) {
+      Status sealed = (*cipher)->Seal(plaintext, context, out);
+      if (sealed.ok() || !(*cipher)->RandomBudgetSpent()) return sealed;
+      cipher = cache.SubjectPrimary(spec.key, spec.mode, spec.label, *spec.subject);
+      if (cipher.ok()) return (*cipher)->Seal(plaintext, context, out);
+    }
+    if (!UseRemote(cipher.status(), cache)) return cipher.status();
+    return RemoteSeal(spec, plaintext, context, cache, out);
+  }
+
+  // RemoteSeal has the keystore encrypt for a principal not allowed to hold the key.
+  static Status RemoteSeal(const FieldSpec& spec, std::string_view plaintext, const FieldContext& context,
+                           internal::FieldKeyCache& cache, std::vector<std::uint8_t>& out) {
+    RemoteEncryptItem item{spec.key, spec.label, spec.mode, plaintext, &context, std::nullopt};
+    if (spec.subject) item.subject = *spec.subject;
+    auto results = cache.source().RemoteEncrypt({&item, 1});
     if (results.size() != 1) return Status(ErrorCode::kInternal, "remote encrypt answered the wrong number of items");
     if (!results[0].ok()) return results[0].status();
     auto binary = FromText(*results[0]);

@@ -48,7 +48,7 @@ namespace internal {
 bool ParseHeaderView(std::span<const std::uint8_t> envelope, HeaderView& out) {
   if (envelope.size() < 3 || envelope[0] != kEnvelopeFormatV1) return false;
   const bool has_subject = (envelope[1] & kSubjectModeFlag) != 0;
-  out.mode = static_cast<Mode>(envelope[1] & ~kSubjectModeFlag);
+  out.mode = static_cast<Mode>(envelope[1] & 0x7f);
   if (!IsEnvelopeMode(out.mode)) return false;
   const std::size_t region_size = envelope[2];
   std::size_t pos = 3;

@@ -211,9 +211,14 @@ Status FieldCipher::Session::Open(std::span<const std::uint8_t> envelope, std::s
 Status FieldCipher::Session::OpenAppend(std::span<const std::uint8_t> envelope, std::size_t header_size,
                                         const FieldContext& context, std::string& out) {
   if (!ok()) return Status(ErrorCode::kInternal, "cannot create a cipher context");
-  if (header_size > envelope.size()) return InvalidCiphertext();
-  // The header is authenticated as written in the envelope, not as this
-  // cipher would write it: a non-canonical header can then never verify.
+  // The envelope must name this cipher's key exactly (its header is the one
+  // this cipher writes), so a caller that picked the wrong cipher — say, the
+  // version's key for a subject envelope — is refused before any crypto.
+  const auto& own = cipher_->header_;
+  if (header_size > envelope.size() || header_size != own.size() ||
+      (header_size != 0 && std::memcmp(envelope.data(), own.data(), header_size) != 0)) {
+    return InvalidCiphertext();
+  }
   std::vector<std::uint8_t>& ad = ScratchAssociatedData();
   AppendAssociatedData(envelope.first(header_size), context, ad);
   const auto body = envelope.subspan(header_size);

@@ -2,8 +2,10 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstring>
 #include <optional>
 
 namespace sovereign::internal {
@@ -31,6 +33,49 @@ std::string_view PrimaryKey(std::array<char, 160>& buffer, std::string& fallback
   p[1 + key.size()] = '\0';
   std::copy(label.begin(), label.end(), p + 2 + key.size());
   return {p, size};
+}
+
+// SubjectPrimaryKey is "<mode><key>\0<label>\0<subject>": names and labels
+// never hold NUL, and the subject, which may, comes last.
+std::string SubjectPrimaryKey(Mode mode, std::string_view key, std::string_view label, std::string_view subject) {
+  std::string out;
+  out.reserve(3 + key.size() + label.size() + subject.size());
+  out.push_back(static_cast<char>(mode));
+  out.append(key).push_back('\0');
+  out.append(label).push_back('\0');
+  out.append(subject);
+  return out;
+}
+
+// SubjectHeaderKey is key id, version and label id (4 bytes each), the mode
+// byte and the tag: fixed size, so unambiguous.
+std::string SubjectHeaderKey(std::uint32_t key_id, std::uint32_t version, Mode mode, std::uint32_t label_id,
+                             const SubjectTag& tag) {
+  std::string out(13 + tag.size(), '\0');
+  std::memcpy(out.data(), &key_id, 4);
+  std::memcpy(out.data() + 4, &version, 4);
+  std::memcpy(out.data() + 8, &label_id, 4);
+  out[12] = static_cast<char>(mode);
+  std::memcpy(out.data() + 13, tag.data(), tag.size());
+  return out;
+}
+
+// Matches reports whether `m` is the key `r` asked for.
+bool Matches(const FieldKeyRequest& r, const FieldKeyMaterial& m) {
+  if (m.mode != r.mode || m.key_id == 0 || m.version == 0 || m.label_id == 0) return false;
+  if (r.by_name) return m.key_name == r.key_name && m.label == r.label && m.subject_tag.has_value() == r.subject.has_value();
+  return m.key_id == r.key_id && m.version == r.version && m.label_id == r.label_id && m.subject_tag == r.subject_tag;
+}
+
+// Trim keeps a map within `limit` entries: expired entries go first, then,
+// if it is still full, every other entry (the map has no recency order; a
+// dropped key is simply fetched again).
+template <typename Map>
+void Trim(Map& map, std::size_t limit, std::int64_t now) {
+  if (map.size() < limit) return;
+  std::erase_if(map, [&](const auto& item) { return item.second.deadline_ms <= now; });
+  bool drop = false;
+  if (map.size() >= limit) std::erase_if(map, [&](const auto&) { return drop = !drop; });
 }
 
 std::atomic<std::uint64_t> g_next_cache_id{1};
@@ -155,25 +200,34 @@ Result<FieldKeyCache::Entry> FieldKeyCache::Lookup(Map& map, const Key& key, Fet
   if (auto hit = find(again)) return *hit;  // fetched by another thread while this one waited
   auto entry = fetch();
   std::unique_lock lock(mutex_);
-  if (entry.ok()) {
-    map.insert_or_assign(typename Map::key_type(key), *entry);
-    return entry;
-  }
-  // Denials and unusable (disabled, retired, destroyed) versions are
-  // remembered, replacing any key still cached: a version disabled at the
-  // keystore stops working here at the latest when the key was due for
-  // refresh (3/4 of its TTL), and is not asked for again on every call.
-  if (entry.code() == ErrorCode::kDenied || entry.code() == ErrorCode::kKeyVersionUnusable) {
-    const std::int64_t now = NowMs();
-    const std::int64_t ttl = std::min<std::int64_t>(kDenialCacheMs, max_ttl_ms_);
-    map.insert_or_assign(typename Map::key_type(key), Entry{nullptr, entry.status(), now + ttl, now + ttl});
-    return entry.status();
-  }
+  if (StoreLocked(map, key, entry)) return entry;
   // A failed refresh keeps the still-valid key until its deadline; an expired
   // key is dropped even when it cannot be renewed.
   if (current) return *current;
   if (auto it = map.find(key); it != map.end()) map.erase(it);
   return entry.status();
+}
+
+template <typename Map, typename Key>
+bool FieldKeyCache::StoreLocked(Map& map, const Key& key, const Result<Entry>& entry) {
+  const std::int64_t now = NowMs();
+  Trim(map, kMaxSubjectEntries, now);
+  if (entry.ok()) {
+    map.insert_or_assign(typename Map::key_type(key), *entry);
+    return true;
+  }
+  // Denials, unusable (disabled, retired, destroyed) versions and shredded
+  // subjects are remembered, replacing any key still cached: a version
+  // disabled at the keystore stops working here at the latest when the key
+  // was due for refresh (3/4 of its TTL), and is not asked for again on
+  // every call.
+  if (entry.code() == ErrorCode::kDenied || entry.code() == ErrorCode::kKeyVersionUnusable ||
+      entry.code() == ErrorCode::kShredded) {
+    const std::int64_t ttl = std::min<std::int64_t>(kDenialCacheMs, max_ttl_ms_);
+    map.insert_or_assign(typename Map::key_type(key), Entry{nullptr, entry.status(), now + ttl, now + ttl});
+    return true;
+  }
+  return false;
 }
 
 Result<FieldCipher::Session*> FieldKeyCache::PrimarySession(std::string_view key, Mode mode,
@@ -228,7 +282,7 @@ Result<FieldKeyCache::Entry> FieldKeyCache::Primary(std::string_view map_key, st
   return Lookup(primary_, map_key, [&] {
     return Admit(source_->PrimaryFieldKey(key, mode, label), [&](const FieldKeyMaterial& m) {
       return m.key_name == key && m.mode == mode && m.label == label && m.key_id != 0 && m.version != 0 &&
-             m.label_id != 0;
+             m.label_id != 0 && !m.subject_tag;
     });
   });
 }
@@ -238,7 +292,7 @@ Result<FieldKeyCache::Entry> FieldKeyCache::ByHeader(std::uint32_t key_id, std::
   // key id and label id fit 24 bits each in practice; pack losslessly when they do, else bypass the map.
   auto fetch = [&] {
     return Admit(source_->FieldKey(key_id, version, mode, label_id), [&](const FieldKeyMaterial& m) {
-      return m.key_id == key_id && m.version == version && m.mode == mode && m.label_id == label_id;
+      return m.key_id == key_id && m.version == version && m.mode == mode && m.label_id == label_id && !m.subject_tag;
     });
   };
   if (key_id >= (1u << 24) || label_id >= (1u << 24) || version >= (1u << 14)) {
@@ -247,6 +301,80 @@ Result<FieldKeyCache::Entry> FieldKeyCache::ByHeader(std::uint32_t key_id, std::
   const std::uint64_t packed = std::uint64_t{key_id} << 40 | std::uint64_t{label_id} << 16 |
                                std::uint64_t{version} << 2 | (static_cast<std::uint64_t>(mode) & 3);
   return Lookup(by_id_, packed, fetch);
+}
+
+Result<std::shared_ptr<const FieldCipher>> FieldKeyCache::SubjectPrimary(std::string_view key, Mode mode,
+                                                                         std::string_view label,
+                                                                         std::string_view subject) {
+  FieldKeyRequest r;
+  r.key_name = key;
+  r.label = label;
+  r.mode = mode;
+  r.subject = subject;
+  auto entry = Lookup(subject_primary_, SubjectPrimaryKey(mode, key, label, subject), [&] {
+    return Admit(std::move(source_->FieldKeys({&r, 1}).at(0)), [&](const FieldKeyMaterial& m) { return Matches(r, m); });
+  });
+  if (!entry.ok()) return entry.status();
+  return entry->cipher;
+}
+
+Result<std::shared_ptr<const FieldCipher>> FieldKeyCache::SubjectByHeader(std::uint32_t key_id, std::uint32_t version,
+                                                                          Mode mode, std::uint32_t label_id,
+                                                                          const SubjectTag& tag) {
+  FieldKeyRequest r;
+  r.by_name = false;
+  r.key_id = key_id;
+  r.version = version;
+  r.label_id = label_id;
+  r.mode = mode;
+  r.subject_tag = tag;
+  auto entry = Lookup(subject_by_id_, SubjectHeaderKey(key_id, version, mode, label_id, tag), [&] {
+    return Admit(std::move(source_->FieldKeys({&r, 1}).at(0)), [&](const FieldKeyMaterial& m) { return Matches(r, m); });
+  });
+  if (!entry.ok()) return entry.status();
+  return entry->cipher;
+}
+
+void FieldKeyCache::Prefetch(std::span<const FieldKeyRequest> requests) {
+  // Which requests are missing (or due for refresh), under the shared lock.
+  std::vector<FieldKeyRequest> missing;
+  std::vector<std::string> map_keys;
+  {
+    std::shared_lock lock(mutex_);
+    const std::int64_t now = NowMs();
+    for (const FieldKeyRequest& r : requests) {
+      if (r.by_name ? !r.subject : !r.subject_tag) continue;
+      std::string k = r.by_name ? SubjectPrimaryKey(r.mode, r.key_name, r.label, *r.subject)
+                                : SubjectHeaderKey(r.key_id, r.version, r.mode, r.label_id, *r.subject_tag);
+      const auto& map = r.by_name ? subject_primary_ : subject_by_id_;
+      auto it = map.find(k);
+      if (it != map.end() && now < it->second.refresh_ms &&
+          !(it->second.cipher && it->second.cipher->RandomBudgetSpent())) {
+        continue;
+      }
+      if (std::find(map_keys.begin(), map_keys.end(), k) != map_keys.end()) continue;
+      missing.push_back(r);
+      map_keys.push_back(std::move(k));
+    }
+  }
+  // Fetched without the fetch lock: a batch is slow, and a key that another
+  // thread fetches at the same time is only fetched twice.
+  for (std::size_t start = 0; start < missing.size(); start += kPrefetchBatch) {
+    const std::size_t n = std::min(kPrefetchBatch, missing.size() - start);
+    auto results = source_->FieldKeys(std::span(missing).subspan(start, n));
+    if (results.size() != n) return;
+    std::vector<Result<Entry>> entries;
+    entries.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const FieldKeyRequest& r = missing[start + i];
+      entries.push_back(Admit(std::move(results[i]), [&](const FieldKeyMaterial& m) { return Matches(r, m); }));
+    }
+    std::unique_lock lock(mutex_);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& map = missing[start + i].by_name ? subject_primary_ : subject_by_id_;
+      StoreLocked(map, map_keys[start + i], entries[i]);
+    }
+  }
 }
 
 }  // namespace sovereign::internal

@@ -39,6 +39,19 @@ Result<KeyVersionState> ParseKeyVersionState(std::string_view name) {
 
 KeyAdmin::~KeyAdmin() = default;
 
+Result<ShredReport> KeyAdmin::ShredSubject(std::string_view, std::string_view, std::string_view) {
+  return Status(ErrorCode::kFailedPrecondition, "this keystore cannot shred subjects");
+}
+
+Status ValidateShredReason(std::string_view reason) {
+  bool ok = reason.size() <= kMaxShredReasonSize;
+  for (char c : reason) ok = ok && c >= 0x20 && c <= 0x7e;
+  if (!ok) {
+    return Status(ErrorCode::kInvalidArgument, "reason must be at most 256 printable ASCII characters");
+  }
+  return OkStatus();
+}
+
 std::uint64_t RandomEncryptionsBound(const KeyVersionInfo& version) noexcept {
   constexpr std::uint64_t kMax = ~std::uint64_t{0};
   if (version.random_issues > kMax / kRandomEncryptionsPerIssue) return kMax;

@@ -208,13 +208,21 @@ TEST_CASE("lifecycle: a Client has a random-mode key issued again after its budg
   CHECK(after->versions.at(0).issues == 3);
 }
 
-TEST_CASE("lifecycle: a version 1 catalog is migrated in place and keeps its keys") {
+TEST_CASE("lifecycle: a version 1 or 2 catalog is migrated in place and keeps its keys") {
   Fixture f;
   const std::string ct = f.Encrypt("ann@example.com");
   f.ks.reset();
-  test::Sql(f.dir,
-            "ALTER TABLE key_versions DROP COLUMN issues; ALTER TABLE key_versions DROP COLUMN random_issues;"
-            "ALTER TABLE key_versions DROP COLUMN last_used_at; UPDATE meta SET schema_version = 1;");
+  // Version 1 had neither the usage columns (2) nor the subject tables (3).
+  const bool from_v1 = GENERATE(true, false);
+  INFO("migrating from schema version " << (from_v1 ? 1 : 2));
+  test::Sql(f.dir, "DROP TABLE subject_keys; DROP TABLE subject_shreds; DROP TABLE subject_secrets;");
+  if (from_v1) {
+    test::Sql(f.dir,
+              "ALTER TABLE key_versions DROP COLUMN issues; ALTER TABLE key_versions DROP COLUMN random_issues;"
+              "ALTER TABLE key_versions DROP COLUMN last_used_at; UPDATE meta SET schema_version = 1;");
+  } else {
+    test::Sql(f.dir, "UPDATE meta SET schema_version = 2;");
+  }
   auto reopened = EmbeddedKeystore::Open(f.dir);
   INFO(reopened.status().ToString());
   REQUIRE(reopened.ok());
@@ -224,7 +232,16 @@ TEST_CASE("lifecycle: a version 1 catalog is migrated in place and keeps its key
   CHECK(*pt == "ann@example.com");
   auto key = f.ks->GetKey("users");
   REQUIRE(key.ok());
-  CHECK(key->versions.at(0).issues == 1);  // counting starts at the migration
+  CHECK(key->versions.at(0).issues == (from_v1 ? 1 : 2));  // v1: counting starts at the migration
+  // The migrated catalog holds subject keys.
+  auto client = Client::New(f.ks);
+  REQUIRE(client.ok());
+  FieldSpec spec{"us", "users", "email"};
+  spec.subject = "user-1";
+  auto sealed = (*client)->Encrypt(spec, "ann@example.com", {"/email", std::nullopt});
+  INFO(sealed.status().ToString());
+  REQUIRE(sealed.ok());
+  CHECK((*client)->Decrypt(*sealed, {"/email", std::nullopt}).value() == "ann@example.com");
 }
 
 }  // namespace

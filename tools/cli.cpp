@@ -14,6 +14,7 @@ int ExitCodeFor(ErrorCode code) noexcept {
     case ErrorCode::kDenied: return kExitDenied;
     case ErrorCode::kInvalidCiphertext: return kExitInvalidCiphertext;
     case ErrorCode::kKeyVersionUnusable: return kExitKeyVersionUnusable;
+    case ErrorCode::kShredded: return kExitShredded;
     case ErrorCode::kInvalidArgument: return kExitUsage;
     default: return kExitError;
   }

@@ -24,6 +24,7 @@ enum ExitCode : int {
   kExitDenied = 3,             // the principal may not do this
   kExitInvalidCiphertext = 4,  // the ciphertext failed authentication or is malformed
   kExitKeyVersionUnusable = 5, // the key version is disabled, retired or destroyed
+  kExitShredded = 6,           // the field's subject was shredded: unrecoverable by design
 };
 
 // CommandError carries a one-line, secret-free message and an exit code to main().

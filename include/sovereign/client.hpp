@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -37,6 +38,12 @@ struct FieldSpec {
   std::string key;     // key name, e.g. "users"
   std::string label;   // class of the field, e.g. "email"
   Mode mode = Mode::kRandom;
+  // The data subject (e.g. a user id) the value belongs to, 1..1024 bytes:
+  // the value is then encrypted under that subject's own key, which the
+  // keystore creates on first use and `subjects shred` destroys — making
+  // every value of the subject unrecoverable (crypto-shredding). Envelopes
+  // carry a tag naming the subject key, not the subject.
+  std::optional<std::string> subject = std::nullopt;
 };
 
 // IndexNormalization says how a value is normalised before blind indexing.
@@ -80,8 +87,8 @@ class SOVEREIGN_EXPORT Client {
 
   // Encrypt encrypts `plaintext` under the primary version of `spec` bound to
   // `context` and returns the text form ("sov1:..."). Errors: kWrongRegion,
-  // kKeyNotFound, kInvalidArgument (bad path, mode, oversized value), kDenied,
-  // kKeystoreUnavailable.
+  // kKeyNotFound, kInvalidArgument (bad path, mode, oversized value, subject),
+  // kDenied, kShredded (the subject was shredded), kKeystoreUnavailable.
   virtual Result<std::string> Encrypt(const FieldSpec& spec, std::string_view plaintext,
                                       const FieldContext& context) const = 0;
 
@@ -89,10 +96,21 @@ class SOVEREIGN_EXPORT Client {
   virtual Result<std::vector<std::uint8_t>> EncryptBinary(const FieldSpec& spec, std::string_view plaintext,
                                                           const FieldContext& context) const = 0;
 
+  // PrefetchKeys fetches, in batches, the per-subject keys that encrypting
+  // under `specs` (those with a subject) will need and that are not cached:
+  // one keystore round trip per few hundred subjects instead of one per
+  // subject. Nothing is returned; Encrypt reports any error.
+  virtual void PrefetchKeys(std::span<const FieldSpec> specs) const = 0;
+
+  // PrefetchKeysFor does the same for the per-subject keys that decrypting
+  // `ciphertexts` (text form) will need. Malformed texts are skipped.
+  virtual void PrefetchKeysFor(std::span<const std::string_view> ciphertexts) const = 0;
+
   // Decrypt decrypts a text-form ciphertext (surrounding whitespace is not
   // accepted here; trim it first). On failure nothing of the plaintext is
   // returned. Errors: kInvalidCiphertext, kWrongRegion, kKeyNotFound,
-  // kKeyVersionUnusable, kDenied, kKeystoreUnavailable.
+  // kKeyVersionUnusable, kShredded (the value's subject was shredded: it is
+  // unrecoverable by design), kDenied, kKeystoreUnavailable.
   virtual Result<std::string> Decrypt(std::string_view ciphertext, const FieldContext& context) const = 0;
 
   // DecryptBinary is Decrypt for the binary form.

@@ -59,7 +59,7 @@ struct EnvelopeHeader {
   std::uint32_t key_id = 0;
   std::uint32_t key_version = 0;
   std::uint32_t label_id = 0;
-  std::optional<SubjectTag> subject;
+  std::optional<SubjectTag> subject = std::nullopt;
 };
 
 // ValidateRegion accepts 1..16 characters of [a-z0-9-], starting with a letter.

@@ -48,7 +48,25 @@ struct KeyInfo {
   std::uint32_t min_decrypt_version = 1;
   std::chrono::system_clock::time_point created_at;
   std::vector<KeyVersionInfo> versions;  // ascending by version
+  // Per-subject keys held (one per subject and version) and subjects shredded.
+  std::uint64_t subject_keys = 0;
+  std::uint64_t shredded_subjects = 0;
 };
+
+// ShredReport is what a shred did. `subject_tag` (hex) is how the keystore
+// names the subject in envelopes and in the audit log; the subject id itself
+// is never stored.
+struct ShredReport {
+  std::string key;
+  std::string subject_tag;
+  std::uint64_t subject_keys_destroyed = 0;  // one per version the subject had a key of
+  bool already_shredded = false;
+};
+
+// kMaxShredReasonSize bounds the reason recorded with a shred.
+inline constexpr std::size_t kMaxShredReasonSize = 256;
+// ValidateShredReason accepts 0..kMaxShredReasonSize printable ASCII characters.
+SOVEREIGN_EXPORT Status ValidateShredReason(std::string_view reason);
 
 // ValidateKeyName accepts 1..64 characters of [a-z0-9_-], starting with a letter.
 SOVEREIGN_EXPORT Status ValidateKeyName(std::string_view name);
@@ -89,6 +107,14 @@ class SOVEREIGN_EXPORT KeyAdmin {
   // irreversible, every ciphertext of that version becomes undecryptable.
   // Never the primary.
   virtual Result<KeyInfo> DestroyVersion(std::string_view name, std::uint32_t version) = 0;
+
+  // ShredSubject destroys every per-subject key of `subject` under key
+  // `name`, in every version, and records the shred with `reason` in the
+  // audit log: every field ever encrypted for the subject becomes
+  // unrecoverable (decrypting one gives kShredded), and the subject can get
+  // no new key under `name`. Irreversible. Shredding a subject again is ok
+  // and reports already_shredded. kKeyNotFound for an unknown key.
+  virtual Result<ShredReport> ShredSubject(std::string_view name, std::string_view subject, std::string_view reason);
 };
 
 // kRandomEncryptionsPerIssue is how many random-mode encryptions a Client

@@ -43,6 +43,30 @@ struct FieldKeyMaterial {
   std::chrono::system_clock::time_point expires_at;
 };
 
+// kMaxSubjectSize is the longest subject id (bytes) a keystore accepts.
+inline constexpr std::size_t kMaxSubjectSize = 1024;
+
+// FieldKeyRequest names one field key: by key name and label (the primary
+// version: to encrypt or index) or by the ids an envelope header carries (to
+// decrypt). With `subject` (by name) or `subject_tag` (by ids) it names the
+// field key derived from that subject's per-subject key instead of the
+// version secret; the keystore creates a subject key on first use by name.
+// The views must outlive the call that takes the request.
+struct FieldKeyRequest {
+  bool by_name = true;
+  std::string_view key_name;
+  std::string_view label;
+  std::uint32_t key_id = 0;
+  std::uint32_t version = 0;
+  std::uint32_t label_id = 0;
+  Mode mode = Mode::kRandom;
+  std::optional<std::string_view> subject;  // by name: the subject id, 1..kMaxSubjectSize bytes
+  std::optional<SubjectTag> subject_tag;    // by ids: the tag from the envelope
+};
+
+// ValidateSubject accepts 1..kMaxSubjectSize bytes.
+SOVEREIGN_EXPORT Status ValidateSubject(std::string_view subject);
+
 // RemoteEncryptItem and RemoteDecryptItem are one field of a remote batch:
 // for principals the keystore lets encrypt or decrypt but not hold keys.
 struct RemoteEncryptItem {
@@ -51,6 +75,7 @@ struct RemoteEncryptItem {
   Mode mode = Mode::kRandom;
   std::string_view plaintext;
   const FieldContext* context = nullptr;
+  std::optional<std::string_view> subject;  // encrypt under this subject's key
 };
 struct RemoteDecryptItem {
   std::string_view ciphertext;  // text form
@@ -75,6 +100,14 @@ class SOVEREIGN_EXPORT KeySource {
   // kDenied, kKeystoreUnavailable.
   virtual Result<FieldKeyMaterial> FieldKey(std::uint32_t key_id, std::uint32_t version, Mode mode,
                                             std::uint32_t label_id) = 0;
+
+  // FieldKeys answers a batch of requests, one result per request in order:
+  // how per-subject keys are fetched (a pipeline asks for a chunk's subjects
+  // at once). Errors per item as PrimaryFieldKey and FieldKey, plus kShredded
+  // for a subject whose key was destroyed. The default answers requests
+  // without a subject one by one and refuses subject requests with
+  // kFailedPrecondition.
+  virtual std::vector<Result<FieldKeyMaterial>> FieldKeys(std::span<const FieldKeyRequest> requests);
 
   // SupportsRemoteOperations reports whether RemoteEncrypt/RemoteDecrypt are
   // served (a remote keystore); the Client uses them when a key is denied.

@@ -40,6 +40,9 @@ enum class ErrorCode : int {
   kFailedPrecondition,
   // A bug or an unexpected failure of a dependency (OpenSSL, SQLite).
   kInternal,
+  // The field was encrypted for a subject whose key has been destroyed
+  // (`subjects shred`): it is unrecoverable by design, not tampered with.
+  kShredded,
 };
 
 // ErrorCodeName returns a stable lower_snake_case name for `code`

@@ -51,6 +51,12 @@ struct AuditEvent {
   std::vector<std::uint32_t> versions;
   std::vector<std::string> labels;
   std::optional<Mode> mode;
+  // A per-subject key's tag (hex; never the subject id), and whether this
+  // request created the subject key.
+  std::string subject;
+  bool subject_created = false;
+  // Free text an officer gave (e.g. the reason for a shred); never values.
+  std::string note;
   // Item counts of a batch (an array of objects naming key, label and counts
   // per outcome); null means omitted. Never values or key bytes.
   nlohmann::json counts;

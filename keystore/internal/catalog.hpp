@@ -24,8 +24,9 @@ namespace sovereign::keystore_internal {
 
 inline constexpr char kCatalogFileName[] = "catalog.db";
 // Version 2 added per-version usage columns (issues, random_issues,
-// last_used_at); Open migrates a version 1 catalog in place.
-inline constexpr std::int64_t kCatalogSchemaVersion = 2;
+// last_used_at); version 3 the per-subject key tables. Open migrates a
+// version 1 or 2 catalog in place.
+inline constexpr std::int64_t kCatalogSchemaVersion = 3;
 
 using TimePoint = std::chrono::system_clock::time_point;
 
@@ -122,6 +123,26 @@ class Catalog {
   Result<std::optional<std::string>> FindLabelName(std::uint32_t id);
   // InsertLabel registers `name` with id = max + 1.
   Result<std::uint32_t> InsertLabel(std::string_view name, TimePoint created_at);
+
+  // Per-subject keys (catalog_subjects.cpp). A key's subject secret (wrapped
+  // under the root key) keys the tags that name its subjects; a subject key
+  // is stored per (key, tag, version), wrapped under that version.
+  Result<std::optional<std::vector<std::uint8_t>>> FindSubjectSecret(std::uint32_t key_id);
+  Status InsertSubjectSecret(std::uint32_t key_id, std::span<const std::uint8_t> wrapped, TimePoint created_at);
+  Result<std::vector<WrappedVersion>> ListWrappedSubjectSecrets();  // `version` is 0
+  Status SetWrappedSubjectSecret(std::uint32_t key_id, std::span<const std::uint8_t> wrapped);
+  Result<std::optional<std::vector<std::uint8_t>>> FindSubjectKey(std::uint32_t key_id, std::uint32_t version,
+                                                                  std::span<const std::uint8_t> tag);
+  Status InsertSubjectKey(std::uint32_t key_id, std::uint32_t version, std::span<const std::uint8_t> tag,
+                          std::span<const std::uint8_t> wrapped, TimePoint created_at);
+  Result<bool> IsShredded(std::uint32_t key_id, std::span<const std::uint8_t> tag);
+  // Shred deletes every version's key of the subject (secure_delete zeroes
+  // them in the page) and records the shred; returns how many keys it deleted.
+  Result<std::uint64_t> Shred(std::uint32_t key_id, std::span<const std::uint8_t> tag, TimePoint now);
+  // DeleteSubjectKeys deletes the subject keys of one version (on destroy).
+  Status DeleteSubjectKeys(std::uint32_t key_id, std::uint32_t version);
+  // SubjectCounts is (subject keys, shredded subjects) of a key.
+  Result<std::pair<std::uint64_t, std::uint64_t>> SubjectCounts(std::uint32_t key_id);
 
   Result<AuditHead> ReadAuditHead();
   Status WriteAuditHead(const AuditHead& head);

@@ -69,6 +69,9 @@ class ServiceKeystore {
   // SetVersionEnabled, DestroyVersion), audited as `principal`.
   virtual Result<KeyInfo> ChangeKeyAs(std::string_view principal, std::string_view name, const KeyChange& change) = 0;
 
+  // ShredSubjectAs is KeyAdmin::ShredSubject audited as `principal`.
+  virtual Result<ShredReport> ShredSubjectAs(std::string_view principal, std::string_view name,
+                                             std::string_view subject, std::string_view reason) = 0;
   // Record appends `event` as `principal` in its own transaction. Ok only
   // once the line is durable and the head committed; else kKeystoreUnavailable
   // (the caller must then refuse to answer: fail closed).

@@ -78,6 +78,8 @@ class Database {
   // text was prepared before and is not in use.
   Result<Statement> Prepare(std::string_view sql);
   sqlite3* handle() const noexcept { return db_.get(); }
+  // Changes is how many rows the last INSERT, UPDATE or DELETE changed.
+  std::int64_t Changes() const noexcept;
 
  private:
   struct Closer {

@@ -30,6 +30,11 @@ class AssociatedData {
 
 // KeyVersionAssociatedData is ("sovereign/v1/key-version", region, key_id, version).
 AssociatedData KeyVersionAssociatedData(std::string_view region, std::uint32_t key_id, std::uint32_t version);
+// SubjectSecretAssociatedData is ("sovereign/v1/subject-secret", region, key_id).
+AssociatedData SubjectSecretAssociatedData(std::string_view region, std::uint32_t key_id);
+// SubjectKeyAssociatedData is ("sovereign/v1/subject-key", region, key_id, version, tag).
+AssociatedData SubjectKeyAssociatedData(std::string_view region, std::uint32_t key_id, std::uint32_t version,
+                                        std::span<const std::uint8_t> tag);
 // AuditKeyAssociatedData is ("sovereign/v1/audit-key", region).
 AssociatedData AuditKeyAssociatedData(std::string_view region);
 

@@ -91,6 +91,7 @@ int HttpStatusFor(ErrorCode code) noexcept {
     case ErrorCode::kFailedPrecondition: return 409;
     case ErrorCode::kKeystoreUnavailable: return 503;
     case ErrorCode::kInternal: return 500;
+    case ErrorCode::kShredded: return 410;
   }
   return 500;
 }

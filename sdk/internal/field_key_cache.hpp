@@ -23,6 +23,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <span>
 #include <unordered_map>
 
 #include "sdk/internal/field_cipher.hpp"
@@ -47,6 +48,25 @@ class FieldKeyCache {
   Result<FieldCipher::Session*> SessionByHeader(std::uint32_t key_id, std::uint32_t version, Mode mode,
                                                 std::uint32_t label_id);
 
+  // SubjectPrimary and SubjectByHeader return the cipher of a per-subject
+  // field key: for encryption under the primary version, and for the key an
+  // envelope header (with its subject tag) names. Per-subject keys bypass
+  // the per-thread front cache (a pipeline sees each subject a few times, not
+  // millions) and are kept in maps bounded at kMaxSubjectEntries.
+  Result<std::shared_ptr<const FieldCipher>> SubjectPrimary(std::string_view key, Mode mode, std::string_view label,
+                                                            std::string_view subject);
+  Result<std::shared_ptr<const FieldCipher>> SubjectByHeader(std::uint32_t key_id, std::uint32_t version, Mode mode,
+                                                             std::uint32_t label_id, const SubjectTag& tag);
+
+  // Prefetch asks the key source, in batches of kPrefetchBatch, for every
+  // subject request (by name or by tag) that is not cached and fresh, and
+  // caches the answers, refusals included. Errors are not returned: the
+  // lookup that needs a key reports them (fetching it alone if need be).
+  void Prefetch(std::span<const FieldKeyRequest> requests);
+
+  static constexpr std::size_t kMaxSubjectEntries = std::size_t{1} << 17;
+  static constexpr std::size_t kPrefetchBatch = 500;
+
  private:
   // Entry is a cached key, or a cached denial (no cipher, `denial` set) so a
   // principal without `lease` does not ask for the same key on every call.
@@ -69,6 +89,11 @@ class FieldKeyCache {
   Result<Entry> Lookup(Map& map, const Key& key, Fetch fetch);
   Result<Entry> Primary(std::string_view map_key, std::string_view key, Mode mode, std::string_view label);
   Result<Entry> ByHeader(std::uint32_t key_id, std::uint32_t version, Mode mode, std::uint32_t label_id);
+  // StoreLocked stores a fetched result (a key, or a refusal worth
+  // remembering) under the exclusive lock, trimming the map first; false
+  // when there was nothing to store.
+  template <typename Map, typename Key>
+  bool StoreLocked(Map& map, const Key& key, const Result<Entry>& entry);
 
   const std::uint64_t id_;  // distinguishes caches in the per-thread front caches
   std::shared_ptr<KeySource> source_;
@@ -79,6 +104,9 @@ class FieldKeyCache {
   std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> primary_;
   // (key id, version, mode, label id) packed → cipher
   std::unordered_map<std::uint64_t, Entry> by_id_;
+  // SubjectPrimaryKey / SubjectHeaderKey → per-subject cipher
+  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> subject_primary_;
+  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> subject_by_id_;
 };
 
 }  // namespace sovereign::internal
