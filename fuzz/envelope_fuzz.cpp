@@ -2,7 +2,8 @@
 // path with fixed keys. Properties checked on every input:
 //  - nothing crashes, leaks or reads out of bounds (ASan/UBSan);
 //  - a text that decodes re-encodes to exactly itself (one text per ciphertext);
-//  - a parsed header re-encodes to exactly the bytes it was parsed from;
+//  - a parsed header re-encodes to exactly the bytes it was parsed from,
+//    subject tag included;
 //  - no input the fuzzer makes up ever opens under the fixed keys.
 #include <cstdint>
 #include <cstdlib>
@@ -23,6 +24,7 @@ std::shared_ptr<internal::FieldCipher> FixedCipher(Mode mode, const EnvelopeHead
   m.version = header.key_version;
   m.label_id = header.label_id;
   m.mode = mode;
+  m.subject_tag = header.subject;
   m.label = "fuzz";
   std::vector<std::uint8_t> key(FieldKeySize(mode), 0x42);
   m.key = SecretBytes(key, InsecureSecretKeyAccess::Get());

@@ -3,6 +3,8 @@
 // of the envelope over every mode.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <optional>
 #include <set>
 
 #include "sdk/internal/aes_gcm.hpp"
@@ -21,7 +23,8 @@ namespace {
 
 std::shared_ptr<FieldCipher> MakeCipher(Mode mode, std::vector<std::uint8_t> key, std::string region = "us",
                                         std::uint32_t key_id = 1, std::uint32_t version = 1,
-                                        std::uint32_t label_id = 1) {
+                                        std::uint32_t label_id = 1,
+                                        std::optional<SubjectTag> subject_tag = std::nullopt) {
   FieldKeyMaterial m;
   m.region = std::move(region);
   m.key_name = "users";
@@ -30,6 +33,7 @@ std::shared_ptr<FieldCipher> MakeCipher(Mode mode, std::vector<std::uint8_t> key
   m.mode = mode;
   m.label = "email";
   m.label_id = label_id;
+  m.subject_tag = subject_tag;
   m.key = SecretBytes(key, InsecureSecretKeyAccess::Get());
   auto cipher = FieldCipher::New(std::move(m));
   REQUIRE(cipher.ok());
@@ -53,6 +57,39 @@ std::string Open(const FieldCipher& cipher, std::span<const std::uint8_t> envelo
 
 constexpr Mode kModes[] = {Mode::kRandom, Mode::kDeterministic};
 
+SubjectTag FixedTag() {
+  SubjectTag tag;
+  for (std::size_t i = 0; i < tag.size(); ++i) tag[i] = static_cast<std::uint8_t>(0xa0 + i);
+  return tag;
+}
+
+// The seal-and-open check of one known-answer vector through FieldCipher.
+void CheckVector(const nlohmann::json& v, std::optional<SubjectTag> subject_tag) {
+  const Mode mode = ParseMode(v["mode"].get<std::string>()).value();
+  auto cipher = MakeCipher(mode, Hex(v["field_key"].get<std::string>()), v["region"], v["key_id"],
+                           v["key_version"], v["label_id"], subject_tag);
+  FieldContext ctx{v["path"].get<std::string>(), std::nullopt};
+  if (!v["record_id"].is_null()) ctx.record_id = v["record_id"].get<std::string>();
+  const auto plaintext = Hex(v["plaintext"].get<std::string>());
+  const std::string pt(plaintext.begin(), plaintext.end());
+
+  std::vector<std::uint8_t> nonce(12, 0);
+  if (!v["nonce"].is_null()) nonce = Hex(v["nonce"].get<std::string>());
+  std::vector<std::uint8_t> out;
+  REQUIRE(cipher->SealWithNonce(pt, ctx, nonce, out).ok());
+  CHECK(ToHex(out) == v["envelope"].get<std::string>());
+  CHECK(ToText(out) == v["text"].get<std::string>());
+
+  auto decoded = FromText(v["text"].get<std::string>());
+  REQUIRE(decoded.ok());
+  auto header = ParseEnvelopeHeader(*decoded);
+  REQUIRE(header.ok());
+  CHECK(header->first.subject == subject_tag);
+  Status s;
+  CHECK(Open(*cipher, *decoded, ctx, &s) == pt);
+  CHECK(s.ok());
+}
+
 }  // namespace
 
 TEST_CASE("envelope v1 known-answer vectors match byte for byte") {
@@ -60,29 +97,25 @@ TEST_CASE("envelope v1 known-answer vectors match byte for byte") {
   int checked = 0;
   for (const auto& v : doc["valid"]) {
     INFO(v["name"].get<std::string>());
-    const Mode mode = ParseMode(v["mode"].get<std::string>()).value();
-    auto cipher = MakeCipher(mode, Hex(v["field_key"].get<std::string>()), v["region"], v["key_id"],
-                             v["key_version"], v["label_id"]);
-    FieldContext ctx{v["path"].get<std::string>(), std::nullopt};
-    if (!v["record_id"].is_null()) ctx.record_id = v["record_id"].get<std::string>();
-    const auto plaintext = Hex(v["plaintext"].get<std::string>());
-    const std::string pt(plaintext.begin(), plaintext.end());
-
-    std::vector<std::uint8_t> nonce(12, 0);
-    if (!v["nonce"].is_null()) nonce = Hex(v["nonce"].get<std::string>());
-    std::vector<std::uint8_t> out;
-    REQUIRE(cipher->SealWithNonce(pt, ctx, nonce, out).ok());
-    CHECK(ToHex(out) == v["envelope"].get<std::string>());
-    CHECK(ToText(out) == v["text"].get<std::string>());
-
-    auto decoded = FromText(v["text"].get<std::string>());
-    REQUIRE(decoded.ok());
-    Status s;
-    CHECK(Open(*cipher, *decoded, ctx, &s) == pt);
-    CHECK(s.ok());
+    CheckVector(v, std::nullopt);
     ++checked;
   }
   CHECK(checked == 9);
+}
+
+TEST_CASE("envelope v1 subject-tag vectors match byte for byte") {
+  const auto doc = test::LoadVectors("envelope_v1.json");
+  int checked = 0;
+  for (const auto& v : doc["valid_subject"]) {
+    INFO(v["name"].get<std::string>());
+    const auto tag_bytes = Hex(v["subject_tag"].get<std::string>());
+    REQUIRE(tag_bytes.size() == kSubjectTagSize);
+    SubjectTag tag;
+    std::copy(tag_bytes.begin(), tag_bytes.end(), tag.begin());
+    CheckVector(v, tag);
+    ++checked;
+  }
+  CHECK(checked == 4);
 }
 
 TEST_CASE("field key derivation matches the vectors") {
@@ -91,6 +124,15 @@ TEST_CASE("field key derivation matches the vectors") {
     const auto secret = Hex(v["version_secret"].get<std::string>());
     const Mode mode = ParseMode(v["mode"].get<std::string>()).value();
     auto key = internal::DeriveFieldKey(SecretBytes(secret, InsecureSecretKeyAccess::Get()), mode,
+                                        v["label"].get<std::string>());
+    REQUIRE(key.ok());
+    CHECK(ToHex(key->bytes(InsecureSecretKeyAccess::Get())) == v["field_key"].get<std::string>());
+  }
+  // A subject field key is the same derivation with the subject key as IKM.
+  for (const auto& v : doc["valid_subject"]) {
+    const auto subject_key = Hex(v["subject_key"].get<std::string>());
+    const Mode mode = ParseMode(v["mode"].get<std::string>()).value();
+    auto key = internal::DeriveFieldKey(SecretBytes(subject_key, InsecureSecretKeyAccess::Get()), mode,
                                         v["label"].get<std::string>());
     REQUIRE(key.ok());
     CHECK(ToHex(key->bytes(InsecureSecretKeyAccess::Get())) == v["field_key"].get<std::string>());
@@ -113,7 +155,7 @@ TEST_CASE("text decoding rejects every non-canonical or malformed form") {
     }
     ++rejected;
   }
-  CHECK(rejected == 19);
+  CHECK(rejected == 24);
 }
 
 TEST_CASE("a ciphertext has exactly one text form") {
@@ -304,7 +346,7 @@ TEST_CASE("the multi-key GCM collision opens under both keys raw, but under neit
   // verifies under neither key. (Key commitment proper comes from the header:
   // a decryptor uses only the one field key the header names; see
   // docs/format.md, "Key commitment".)
-  EnvelopeHeader header{Mode::kRandom, "us", 1, 1, 1};
+  EnvelopeHeader header{Mode::kRandom, "us", 1, 1, 1, std::nullopt};
   std::vector<std::uint8_t> envelope;
   REQUIRE(EncodeEnvelopeHeader(header, envelope).ok());
   envelope.insert(envelope.end(), iv.begin(), iv.end());
@@ -320,5 +362,172 @@ TEST_CASE("the multi-key GCM collision opens under both keys raw, but under neit
       opened += s.ok() ? 1 : 0;
     }
     CHECK(opened == 0);
+  }
+}
+
+TEST_CASE("a subject header round-trips through EncodeEnvelopeHeader and ParseEnvelopeHeader") {
+  for (Mode mode : kModes) {
+    const SubjectTag tag = FixedTag();
+    const EnvelopeHeader header{mode, "eu-west", 300, 128, 16384, tag};
+    std::vector<std::uint8_t> encoded;
+    REQUIRE(EncodeEnvelopeHeader(header, encoded).ok());
+    CHECK(encoded[1] == (static_cast<std::uint8_t>(mode) | kSubjectModeFlag));
+    // 3 + 7 (region) + 2 + 2 + 3 (varints), then the tag.
+    REQUIRE(encoded.size() == 17 + kSubjectTagSize);
+    CHECK(std::equal(tag.begin(), tag.end(), encoded.end() - kSubjectTagSize));
+
+    auto envelope = encoded;
+    envelope.resize(encoded.size() + kGcmNonceSize + kTagSize, 0x5a);
+    auto parsed = ParseEnvelopeHeader(envelope);
+    REQUIRE(parsed.ok());
+    CHECK(parsed->second == encoded.size());
+    CHECK(parsed->first.mode == mode);
+    CHECK(parsed->first.region == "eu-west");
+    CHECK(parsed->first.key_id == 300);
+    CHECK(parsed->first.key_version == 128);
+    CHECK(parsed->first.label_id == 16384);
+    CHECK(parsed->first.subject == tag);
+
+    std::vector<std::uint8_t> again;
+    REQUIRE(EncodeEnvelopeHeader(parsed->first, again).ok());
+    CHECK(again == encoded);
+  }
+}
+
+TEST_CASE("only mode bytes 0x01, 0x02, 0x81 and 0x82 parse") {
+  for (bool with_tag : {false, true}) {
+    auto cipher = MakeCipher(Mode::kRandom, RandomKey(Mode::kRandom), "us", 1, 1, 1,
+                             with_tag ? std::optional<SubjectTag>(FixedTag()) : std::nullopt);
+    std::vector<std::uint8_t> out;
+    // Long enough that no mode byte is rejected only for a short body.
+    REQUIRE(cipher->Seal(std::string(64, 'a'), {"/email", std::nullopt}, out).ok());
+    for (unsigned byte = 0; byte < 256; ++byte) {
+      INFO("mode byte " << byte << (with_tag ? " on a subject envelope" : ""));
+      auto changed = out;
+      changed[1] = static_cast<std::uint8_t>(byte);
+      const bool valid = byte == 0x01 || byte == 0x02 || byte == 0x81 || byte == 0x82;
+      auto header = ParseEnvelopeHeader(changed);
+      CHECK(header.ok() == valid);
+      if (!valid) CHECK(header.code() == ErrorCode::kInvalidCiphertext);
+    }
+  }
+}
+
+TEST_CASE("an envelope truncated inside its subject tag does not parse") {
+  for (Mode mode : kModes) {
+    auto cipher = MakeCipher(mode, RandomKey(mode), "us", 1, 1, 1, FixedTag());
+    std::vector<std::uint8_t> out;
+    REQUIRE(cipher->Seal("ann@example.com", {"/email", std::nullopt}, out).ok());
+    constexpr std::size_t kTagStart = 8;  // 01 mode 02 'u' 's' 01 01 01
+    for (std::size_t n = kTagStart; n < kTagStart + kSubjectTagSize; ++n) {
+      auto header = ParseEnvelopeHeader(std::span(out).first(n));
+      REQUIRE_FALSE(header.ok());
+      CHECK(header.code() == ErrorCode::kInvalidCiphertext);
+    }
+    // The minimum body is counted after the tag.
+    const std::size_t min_body = mode == Mode::kRandom ? kGcmNonceSize + kTagSize : kTagSize;
+    CHECK_FALSE(ParseEnvelopeHeader(std::span(out).first(kTagStart + kSubjectTagSize + min_body - 1)).ok());
+    CHECK(ParseEnvelopeHeader(std::span(out).first(kTagStart + kSubjectTagSize + min_body)).ok());
+  }
+}
+
+TEST_CASE("decrypt rejects a subject envelope with any tag byte changed") {
+  for (Mode mode : kModes) {
+    auto cipher = MakeCipher(mode, RandomKey(mode), "us", 1, 1, 1, FixedTag());
+    const FieldContext ctx{"/email", std::string("user-1")};
+    std::vector<std::uint8_t> out;
+    REQUIRE(cipher->Seal("ann@example.com", ctx, out).ok());
+    Status s;
+    REQUIRE(Open(*cipher, out, ctx, &s) == "ann@example.com");
+    REQUIRE(s.ok());
+    constexpr std::size_t kTagStart = 8;
+    for (std::size_t i = kTagStart; i < kTagStart + kSubjectTagSize; ++i) {
+      for (unsigned delta = 1; delta < 256; ++delta) {
+        auto changed = out;
+        changed[i] ^= static_cast<std::uint8_t>(delta);
+        CHECK(Open(*cipher, changed, ctx, &s).empty());
+        CHECK(s.code() == ErrorCode::kInvalidCiphertext);
+      }
+    }
+  }
+}
+
+TEST_CASE("every single-bit flip of a subject envelope is rejected") {
+  for (Mode mode : kModes) {
+    auto cipher = MakeCipher(mode, RandomKey(mode), "us", 1, 1, 1, FixedTag());
+    const FieldContext ctx{"/email", std::nullopt};
+    for (std::size_t size : {0, 1, 16, 33}) {
+      std::vector<std::uint8_t> out;
+      REQUIRE(cipher->Seal(std::string(size, 'a'), ctx, out).ok());
+      for (std::size_t bit = 0; bit < out.size() * 8; ++bit) {
+        auto flipped = out;
+        flipped[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
+        Status s;
+        CHECK(Open(*cipher, flipped, ctx, &s).empty());
+        CHECK_FALSE(s.ok());
+      }
+    }
+  }
+}
+
+TEST_CASE("toggling the subject flag makes an envelope fail to open under either key") {
+  for (Mode mode : kModes) {
+    const auto subject_key = RandomKey(mode);
+    const auto version_key = RandomKey(mode);
+    // Both names with both keys: the flag is authenticated, so no key opens
+    // an envelope whose flag was toggled, not even the one it was sealed with.
+    const std::shared_ptr<FieldCipher> ciphers[] = {
+        MakeCipher(mode, subject_key, "us", 1, 1, 1, FixedTag()),
+        MakeCipher(mode, version_key, "us", 1, 1, 1, FixedTag()),
+        MakeCipher(mode, subject_key),
+        MakeCipher(mode, version_key),
+    };
+    const FieldContext ctx{"/email", std::nullopt};
+    for (std::size_t size : {0, 15, 64}) {
+      for (const auto& sealer : {ciphers[0], ciphers[3]}) {
+        std::vector<std::uint8_t> out;
+        REQUIRE(sealer->Seal(std::string(size, 'a'), ctx, out).ok());
+        out[1] ^= kSubjectModeFlag;
+        for (const auto& opener : ciphers) {
+          Status s;
+          CHECK(Open(*opener, out, ctx, &s).empty());
+          CHECK(s.code() == ErrorCode::kInvalidCiphertext);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("a subject envelope does not open under the version's field key") {
+  for (Mode mode : kModes) {
+    auto subject = MakeCipher(mode, RandomKey(mode), "us", 1, 1, 1, FixedTag());
+    auto plain = MakeCipher(mode, RandomKey(mode));
+    const FieldContext ctx{"/email", std::nullopt};
+    std::vector<std::uint8_t> out;
+    REQUIRE(subject->Seal("ann@example.com", ctx, out).ok());
+    Status s;
+    CHECK(Open(*plain, out, ctx, &s).empty());
+    CHECK(s.code() == ErrorCode::kInvalidCiphertext);
+  }
+}
+
+// Known gap, hence [!shouldfail]: FieldCipher::Open authenticates the header
+// as written in the envelope and does not check that it names this cipher's
+// key, so a cipher holding the same key bytes under the unflagged header opens
+// it. Real subject and version field keys differ (other IKM), so this needs a
+// caller that picks the wrong cipher; Open comparing the envelope's header with
+// its own would close it. Drop the tag once it does.
+TEST_CASE("a subject envelope does not open under a cipher without the subject tag, even with the same key bytes",
+          "[!shouldfail]") {
+  for (Mode mode : kModes) {
+    const auto key = RandomKey(mode);
+    auto subject = MakeCipher(mode, key, "us", 1, 1, 1, FixedTag());
+    auto plain = MakeCipher(mode, key);
+    const FieldContext ctx{"/email", std::nullopt};
+    std::vector<std::uint8_t> out;
+    REQUIRE(subject->Seal("ann@example.com", ctx, out).ok());
+    Status s;
+    CHECK(Open(*plain, out, ctx, &s).empty());
+    CHECK(s.code() == ErrorCode::kInvalidCiphertext);
   }
 }

@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 MODES = {"random": 1, "deterministic": 2, "index": 3}
 KEY_SIZES = {"random": 32, "deterministic": 64, "index": 32}
 PREFIX = "sov1:"
+SUBJECT_FLAG = 0x80  # set in the mode byte of an envelope that carries a subject tag
+SUBJECT_TAG_SIZE = 16
 
 
 def uvarint(v):
@@ -34,9 +36,14 @@ def uvarint(v):
     return bytes(out)
 
 
-def header(mode, region, key_id, version, label_id):
+def header(mode, region, key_id, version, label_id, subject_tag=None):
     r = region.encode()
-    return bytes([0x01, MODES[mode], len(r)]) + r + uvarint(key_id) + uvarint(version) + uvarint(label_id)
+    mode_byte = MODES[mode] | (SUBJECT_FLAG if subject_tag is not None else 0)
+    out = bytes([0x01, mode_byte, len(r)]) + r + uvarint(key_id) + uvarint(version) + uvarint(label_id)
+    if subject_tag is not None:
+        assert len(subject_tag) == SUBJECT_TAG_SIZE
+        out += subject_tag
+    return out
 
 
 def associated_data(hdr, path, record_id):
@@ -48,10 +55,11 @@ def associated_data(hdr, path, record_id):
     return ad + b"\x01" + struct.pack(">I", len(r)) + r
 
 
-def derive_field_key(version_secret, mode, label):
+def derive_field_key(ikm, mode, label):
+    """ikm is the version secret, or the subject key for a subject envelope; mode is never flagged."""
     lab = label.encode()
     info = b"sovereign/v1" + b"\x00" + bytes([MODES[mode]]) + struct.pack(">H", len(lab)) + lab
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZES[mode], salt=None, info=info).derive(version_secret)
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZES[mode], salt=None, info=info).derive(ikm)
 
 
 def _cmac(key, data):
@@ -92,7 +100,8 @@ def aes_siv_encrypt(key, components, plaintext):
 
 def seal(case):
     key = bytes.fromhex(case["field_key"])
-    hdr = header(case["mode"], case["region"], case["key_id"], case["key_version"], case["label_id"])
+    tag = bytes.fromhex(case["subject_tag"]) if "subject_tag" in case else None
+    hdr = header(case["mode"], case["region"], case["key_id"], case["key_version"], case["label_id"], tag)
     ad = associated_data(hdr, case["path"], case["record_id"])
     pt = bytes.fromhex(case["plaintext"])
     if case["mode"] == "random":
@@ -142,6 +151,37 @@ def cases():
     return out
 
 
+def subject_cases():
+    """Envelopes under a per-subject key: flagged mode byte, tag after the label id, key from the subject key."""
+    subject_key = bytes(range(0x40, 0x60))
+    subject_tag = bytes(range(0xA0, 0xB0))
+    out = []
+
+    def add(name, mode, plaintext, path, record_id, nonce=None, region="us", key_id=1, version=1, label="email",
+            label_id=1):
+        key = derive_field_key(subject_key, mode, label)
+        case = {
+            "name": name, "mode": mode, "region": region, "key_id": key_id, "key_version": version,
+            "label": label, "label_id": label_id, "subject_key": subject_key.hex(),
+            "subject_tag": subject_tag.hex(), "field_key": key.hex(),
+            "nonce": nonce.hex() if nonce else None, "path": path, "record_id": record_id,
+            "plaintext": plaintext.hex(),
+        }
+        binary = seal(case)
+        case["envelope"] = binary.hex()
+        case["text"] = text(binary)
+        out.append(case)
+
+    n = bytes.fromhex("000102030405060708090a0b")
+    add("subject, random, email with record id", "random", b"ann@example.com", "/email", "user-42", nonce=n)
+    add("subject, random, large ids, no record id", "random", b"+1 555 0100", "/phone", None, nonce=n,
+        region="eu-west", key_id=300, version=128, label="phone", label_id=16384)
+    add("subject, deterministic, email", "deterministic", b"ann@example.com", "/email", None)
+    add("subject, deterministic, empty value with record id", "deterministic", b"", "/ssn", "user-42",
+        label="ssn", label_id=3)
+    return out
+
+
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
@@ -153,8 +193,9 @@ def _with_trailing_bit(t):
 
 
 # Texts that must be rejected with "invalid ciphertext" by any implementation.
-def invalid_texts(valid):
+def invalid_texts(valid, subject):
     t = valid[0]["text"]
+    s0 = bytes.fromhex(subject[0]["envelope"])  # "us", ids 1/1/1: the tag is bytes 8..24
     body = t[len(PREFIX):]
     return [
         {"reason": "missing prefix", "text": body},
@@ -179,18 +220,27 @@ def invalid_texts(valid):
         {"reason": "random body shorter than nonce + tag", "text": text(bytes.fromhex(valid[0]["envelope"])[:8 + 27])},
         {"reason": "deterministic body shorter than the SIV", "text": text(bytes.fromhex(valid[6]["envelope"])[:8 + 15])},
         {"reason": "empty", "text": PREFIX},
+        # The 16 bytes after the label id are read as the tag, leaving no SIV.
+        {"reason": "subject flag without a tag", "text": text(b"\x01\x82" + bytes.fromhex(valid[6]["envelope"])[2:])},
+        {"reason": "truncated subject tag", "text": text(s0[:8 + 15])},
+        {"reason": "random body after the subject tag shorter than nonce + tag", "text": text(s0[:8 + 16 + 27])},
+        {"reason": "mode 0x83 (index with the subject flag)", "text": text(b"\x01\x83" + s0[2:])},
+        {"reason": "mode 0x80 (subject flag alone)", "text": text(b"\x01\x80" + s0[2:])},
     ]
 
 
 def document():
     valid = cases()
+    subject = subject_cases()
     return {
         "format": "sovereign field envelope v1",
         "spec": "docs/format.md",
         "generator": "tests/vectors/envelope_v1.py (independent Python implementation over python3-cryptography)",
         "field_key_derivation": "HKDF-SHA256(ikm=version_secret, salt=empty, info='sovereign/v1'||0x00||mode||u16be(len(label))||label)",
+        "subject_field_key_derivation": "HKDF-SHA256(ikm=subject_key, salt=empty, info as above with the unflagged mode)",
         "valid": valid,
-        "invalid_text": invalid_texts(valid),
+        "valid_subject": subject,
+        "invalid_text": invalid_texts(valid, subject),
     }
 
 
@@ -201,7 +251,8 @@ def main():
             committed = json.load(f)
         if committed != doc:
             sys.exit("envelope vectors differ from the reference implementation's output")
-        print("ok: %d valid and %d invalid envelope vectors agree" % (len(doc["valid"]), len(doc["invalid_text"])))
+        print("ok: %d valid, %d valid subject and %d invalid envelope vectors agree"
+              % (len(doc["valid"]), len(doc["valid_subject"]), len(doc["invalid_text"])))
         return
     json.dump(doc, sys.stdout, indent=1)
     sys.stdout.write("\n")
