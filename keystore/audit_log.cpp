@@ -18,7 +18,8 @@ namespace {
 using Json = nlohmann::json;
 
 // Entries are a few hundred bytes; the last complete line is always within this window.
-constexpr off_t kTailWindow = 64 * 1024;
+// Enough for kMaxAppendEntries + 1 entries of up to 4 KiB each.
+constexpr off_t kTailWindow = 1024 * 1024;
 
 std::string Rfc3339(TimePoint t) {
   const auto micros = ToMicros(t);
@@ -55,7 +56,7 @@ Result<Tail> ReadTail(int fd, off_t size, const std::filesystem::path& path) {
   }
   const std::size_t last_nl = buf.rfind('\n');
   if (last_nl == std::string::npos) {
-    if (start != 0) return Unavailable(path, "last line is longer than 64 KiB");
+    if (start != 0) return Unavailable(path, "last line is longer than 1 MiB");
     return tail;  // only an incomplete first line
   }
   tail.end = start + static_cast<off_t>(last_nl + 1);
@@ -73,7 +74,7 @@ Result<Tail> ReadTail(int fd, off_t size, const std::filesystem::path& path) {
     if (begin == std::string::npos) break;
     line_end = begin;
   }
-  if (tail.lines.empty()) return Unavailable(path, "last line is longer than 64 KiB");
+  if (tail.lines.empty()) return Unavailable(path, "last line is longer than 1 MiB");
   return tail;
 }
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstring>
 #include <optional>
+#include <unordered_set>
 
 namespace sovereign::internal {
 
@@ -339,6 +340,8 @@ void FieldKeyCache::Prefetch(std::span<const FieldKeyRequest> requests) {
   // Which requests are missing (or due for refresh), under the shared lock.
   std::vector<FieldKeyRequest> missing;
   std::vector<std::string> map_keys;
+  std::unordered_set<std::string_view> seen;  // views into map_keys, which is reserved so they stay put
+  map_keys.reserve(requests.size());
   {
     std::shared_lock lock(mutex_);
     const std::int64_t now = NowMs();
@@ -352,9 +355,12 @@ void FieldKeyCache::Prefetch(std::span<const FieldKeyRequest> requests) {
           !(it->second.cipher && it->second.cipher->RandomBudgetSpent())) {
         continue;
       }
-      if (std::find(map_keys.begin(), map_keys.end(), k) != map_keys.end()) continue;
-      missing.push_back(r);
       map_keys.push_back(std::move(k));
+      if (!seen.insert(map_keys.back()).second) {
+        map_keys.pop_back();
+        continue;
+      }
+      missing.push_back(r);
     }
   }
   // Fetched without the fetch lock: a batch is slow, and a key that another

@@ -34,7 +34,9 @@ inline constexpr char kAuditLogFileName[] = "audit.log";
 inline constexpr std::size_t kAuditKeySize = 32;
 // The most entries one append may write (a group commit of issues): a crash
 // can leave the log at most this many entries ahead of the catalog head.
-inline constexpr std::size_t kMaxAppendEntries = 64;
+// 256 lets one group carry a batch of subject keys (a pipeline chunk asks
+// for hundreds at once) for one fsync pair.
+inline constexpr std::size_t kMaxAppendEntries = 256;
 
 // AuditEvent is what an operation records; empty/unset fields are omitted.
 struct AuditEvent {
