@@ -18,6 +18,11 @@ namespace {
 // created (RLIMIT_MEMLOCK), secrets fall back to ordinary memory, still wiped.
 constexpr std::size_t kSecureHeapSize = std::size_t{1} << 20;
 constexpr std::size_t kSecureHeapMinChunk = 32;
+// Once a secure heap exists, OpenSSL's DRBG takes its (small) reseed buffers
+// from it; if secrets had filled it, the next reseed and so RAND_bytes would
+// fail. Secrets leave this much of it to OpenSSL and overflow to ordinary
+// (still wiped) memory instead.
+constexpr std::size_t kSecureHeapReserve = kSecureHeapSize / 4;
 
 bool SecureHeapReady() {
   static const bool ready = [] {
@@ -31,7 +36,7 @@ bool SecureHeapReady() {
 
 SecretBytes::SecretBytes(std::size_t size) {
   if (size == 0) return;
-  if (SecureHeapReady()) {
+  if (SecureHeapReady() && CRYPTO_secure_used() + size <= kSecureHeapSize - kSecureHeapReserve) {
     data_ = static_cast<std::uint8_t*>(OPENSSL_secure_zalloc(size));
     secure_heap_ = data_ != nullptr;
   }

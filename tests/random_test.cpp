@@ -1,5 +1,6 @@
 // Tests of FillRandom and FillNonce: distinct outputs, per-thread buffers, fork safety.
 #include "sdk/internal/random.hpp"
+#include "sovereign/secret.hpp"
 
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -203,3 +204,24 @@ TEST_CASE("FillNonce in a grandchild never repeats its parent's or grandparent's
 
 }  // namespace
 }  // namespace sovereign::internal
+
+// OpenSSL's DRBG takes its reseed buffers from the secure heap once one
+// exists. Secrets that filled it would make the next reseed, and so
+// RAND_bytes, fail (the process aborts: no randomness, no crypto). Secrets
+// must leave it room. Run in a child so a failure is a failed test, not a
+// crashed test binary.
+TEST_CASE("the CSPRNG keeps reseeding while secrets fill the secure heap") {
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    std::vector<sovereign::SecretBytes> held;
+    for (int i = 0; i < 200000; ++i) held.push_back(sovereign::SecretBytes::Random(32));  // > 1 MiB of secrets
+    std::array<std::uint8_t, 16> bytes{};
+    for (int i = 0; i < 300000; ++i) sovereign::internal::FillRandom(bytes);  // several reseed intervals
+    ::_exit(0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
