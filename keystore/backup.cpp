@@ -14,6 +14,8 @@
 #include "keystore/internal/audit_entry.hpp"
 #include "keystore/internal/backup_format.hpp"
 #include "keystore/internal/posix_file.hpp"
+#include "keystore/internal/root_key.hpp"
+#include "keystore/internal/wrap.hpp"
 #include "keystore/internal/service_keystore.hpp"
 
 namespace sovereign::keystore_internal {
@@ -106,6 +108,7 @@ Result<BackupSummary> WriteBackup(const fs::path& dir, const fs::path& out) {
   if (!catalog.ok()) return catalog.status();
   BackupHeader header;
   std::string catalog_image;
+  std::vector<std::uint8_t> root_key_check;
   {
     // One read transaction: the head and the pages are one snapshot. Audit
     // lines up to the head are immutable, so reading them later is consistent.
@@ -119,13 +122,24 @@ Result<BackupSummary> WriteBackup(const fs::path& dir, const fs::path& out) {
     if (!image.ok()) return image.status();
     SOVEREIGN_RETURN_IF_ERROR(tx->Commit());
     header.region = meta->region;
+    root_key_check = meta->root_key_check;
     header.audit_head = *head;
     catalog_image = std::move(image).value();
   }
   auto audit = AuditPrefix(dir / kAuditLogFileName, header.audit_head);
   if (!audit.ok()) return audit.status();
+  // The MAC key comes from the root key the snapshot is wrapped under; a
+  // root rotation that published a new key meanwhile is caught here.
+  auto root_key = LoadRootKeyFile(dir, kRootKeyFileName);
+  if (!root_key.ok()) return root_key.status();
+  auto check = RootKeyCheckValue(*root_key, header.region);
+  if (!check.ok()) return check.status();
+  if (*check != root_key_check) {
+    return Status(ErrorCode::kFailedPrecondition,
+                  "the root key changed while the backup was taken (a root rotation ran): back up again");
+  }
   header.created_at = std::chrono::system_clock::now();
-  auto file = EncodeBackup(header, catalog_image, *audit);
+  auto file = EncodeBackup(header, catalog_image, *audit, *root_key);
   if (!file.ok()) return file.status();
   const fs::path target = fs::absolute(out).lexically_normal();
   SOVEREIGN_RETURN_IF_ERROR(PublishNewFile(

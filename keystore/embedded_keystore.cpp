@@ -140,7 +140,7 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
     Result<ShredReport> report = ShredLocked(principal, name, subject, reason);
     // As for a destroyed version: truncate the WAL frames that still hold
     // the deleted wrapped keys (postponed if another process is reading).
-    if (report.ok()) (void)catalog().WipeWal();
+    if (report.ok()) report->wal_truncation_postponed = !catalog().WipeWal().ok();
     return report;
   }
 

@@ -135,6 +135,9 @@ Result<BackupSummary> RestoreKeystore(const fs::path& from, const fs::path& dir_
   const fs::path root_key_path = fs::absolute(root_key_file);
   auto root_key = LoadRootKeyFile(root_key_path.parent_path(), root_key_path.filename().string());
   if (!root_key.ok()) return root_key.status();
+  // Before anything of the backup is used: it is exactly what a keystore
+  // holding this root key wrote.
+  SOVEREIGN_RETURN_IF_ERROR(VerifyBackupMac(*file, *backup, *root_key));
 
   fs::create_directories(dir.parent_path(), ec);
   std::string tmpl = (dir.parent_path() / fmt::format(".{}.restore-XXXXXX", dir.filename().string())).string();

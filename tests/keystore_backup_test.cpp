@@ -8,6 +8,7 @@
 #include "keystore/internal/backup.hpp"
 #include "keystore/internal/backup_format.hpp"
 #include "keystore/internal/keystore_dir.hpp"
+#include "keystore/internal/root_key.hpp"
 #include "sovereign/client.hpp"
 #include "sovereign/keystore.hpp"
 #include "tests/keystore_test_util.hpp"
@@ -184,15 +185,67 @@ TEST_CASE("backup: restore refuses a re-checksummed backup whose catalog carries
       "CREATE TRIGGER keep AFTER UPDATE ON key_versions BEGIN INSERT INTO loot VALUES (OLD.wrapped); END;";
   REQUIRE(sqlite3_exec(db, plant, nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
-  auto forged = ki::EncodeBackup(decoded->header, test::ReadFile(image), decoded->audit_log);
-  REQUIRE(forged.ok());
-  const fs::path forged_file = o.tmp.path() / "forged.sovbackup";
-  test::WriteFile(forged_file, *forged);
   const fs::path target = o.tmp.path() / "target";
+  const fs::path forged_file = o.tmp.path() / "forged.sovbackup";
+  // Without the root key the forgery cannot carry a valid MAC.
+  {
+    auto forged = ki::EncodeBackup(decoded->header, test::ReadFile(image), decoded->audit_log,
+                                   SecretBytes::Random(32));
+    REQUIRE(forged.ok());
+    test::WriteFile(forged_file, *forged);
+    auto r = ki::RestoreKeystore(forged_file, target, o.root_key_copy, "unix:operator");
+    CHECK(r.code() == ErrorCode::kFailedPrecondition);
+    CHECK_THAT(r.status().message(), Catch::Contains("MAC"));
+    CHECK_FALSE(fs::exists(target));
+  }
+  // With it (an insider), the trigger is still refused.
+  auto root_key = ki::LoadRootKeyFile(o.dir, ki::kRootKeyFileName);
+  REQUIRE(root_key.ok());
+  auto forged = ki::EncodeBackup(decoded->header, test::ReadFile(image), decoded->audit_log, *root_key);
+  REQUIRE(forged.ok());
+  test::WriteFile(forged_file, *forged);
   auto r = ki::RestoreKeystore(forged_file, target, o.root_key_copy, "unix:operator");
   CHECK(r.code() == ErrorCode::kFailedPrecondition);
   CHECK_THAT(r.status().message(), Catch::Contains("trigger"));
   CHECK_FALSE(fs::exists(target));
+}
+
+TEST_CASE("backup: a backup whose catalog was edited and re-checksummed is refused by its MAC") {
+  Original o;
+  REQUIRE(ki::BackupKeystore(o.dir, o.backup, "unix:operator").ok());
+  auto decoded = ki::DecodeBackup(test::ReadFile(o.backup));
+  REQUIRE(decoded.ok());
+  // Lower a key's minimum decrypt version: no secret touched, every checksum right.
+  const fs::path image = o.tmp.path() / "image.db";
+  test::WriteFile(image, decoded->catalog_image);
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(image.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "PRAGMA journal_mode=DELETE; UPDATE keys SET min_decrypt_version = 1;", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  std::string file = test::ReadFile(o.backup);
+  auto reencoded = ki::EncodeBackup(decoded->header, test::ReadFile(image), decoded->audit_log,
+                                    SecretBytes::Random(32));
+  REQUIRE(reencoded.ok());
+  // Keep the original MAC line: the checksums match, the MAC does not.
+  std::string forged = reencoded->substr(0, reencoded->size() - 65) + file.substr(file.size() - 65);
+  const fs::path forged_file = o.tmp.path() / "forged.sovbackup";
+  test::WriteFile(forged_file, forged);
+  const fs::path target = o.tmp.path() / "target";
+  auto r = ki::RestoreKeystore(forged_file, target, o.root_key_copy, "unix:operator");
+  INFO(r.status().ToString());
+  CHECK(r.code() == ErrorCode::kFailedPrecondition);
+  CHECK_THAT(r.status().message(), Catch::Contains("MAC"));
+  CHECK_FALSE(fs::exists(target));
+  // A format 1 file (no MAC) is refused with a message that says so.
+  std::string v1 = file;
+  const auto at = v1.find("\"format\":2");
+  REQUIRE(at != std::string::npos);
+  v1.replace(at, 10, "\"format\":1");
+  test::WriteFile(forged_file, v1);
+  auto old = ki::RestoreKeystore(forged_file, target, o.root_key_copy, "unix:operator");
+  CHECK(old.code() == ErrorCode::kFailedPrecondition);
+  CHECK_THAT(old.status().message(), Catch::Contains("format 1"));
 }
 
 }  // namespace

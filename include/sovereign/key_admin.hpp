@@ -61,6 +61,10 @@ struct ShredReport {
   std::string subject_tag;
   std::uint64_t subject_keys_destroyed = 0;  // one per version the subject had a key of
   bool already_shredded = false;
+  // The deleted keys' bytes are gone from the catalog's pages, but another
+  // process reading the catalog kept its WAL (which may still hold them)
+  // from being truncated; the next complete checkpoint does it.
+  bool wal_truncation_postponed = false;
 };
 
 // kMaxShredReasonSize bounds the reason recorded with a shred.
