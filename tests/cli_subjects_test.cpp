@@ -177,9 +177,10 @@ TEST_CASE("cli subjects: remote encryption and decryption for a subject stop at 
   CHECK(writer.TryEncrypt("ann@new.example", kAlice).exit_code == kExitShredded);
 
   // The same over HTTP: the item's code is shredded, not invalid_ciphertext.
+  const auto text = [](const std::string& cli_output) { return cli_output.substr(0, cli_output.size() - 1); };
   auto http = f.Client("us", f.pki().IssueClient("reader2", kReaderId, "reader2"));
-  auto r = http->PostJson("/v1/decrypt", Items({DecryptItem(alice, "/email", std::nullopt),
-                                                DecryptItem(bob, "/email", std::nullopt)}));
+  auto r = http->PostJson("/v1/decrypt", Items({DecryptItem(text(alice), "/email", std::nullopt),
+                                                DecryptItem(text(bob), "/email", std::nullopt)}));
   REQUIRE(r.status == 200);
   const json items = r.json()["items"];
   CHECK(items[0]["error"]["code"] == "shredded");
