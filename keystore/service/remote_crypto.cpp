@@ -16,8 +16,8 @@
 #include "keystore/internal/json_members.hpp"
 #include "keystore/service/service.hpp"
 #include "keystore/service/string_batch.hpp"
+#include "keystore/service/subject_ciphers.hpp"
 #include "sdk/internal/base64url.hpp"
-#include "sdk/internal/field_cipher.hpp"
 #include "sovereign/envelope.hpp"
 
 namespace sovereign::service {
@@ -115,86 +115,6 @@ void AppendValue(std::string& out, std::size_t index, std::string_view member, s
 
 Status DeniedItem(std::string_view verb, const std::string& key, const std::string& label) {
   return Status(ErrorCode::kDenied, fmt::format("principal may not {} key '{}' label '{}'", verb, key, label));
-}
-
-// SubjectCiphers holds the per-subject field keys one request needs. They are
-// issued fresh from the keystore for each request, in one batch, and never
-// taken from the service Client's cache: a shred must stop remote encryption
-// and decryption for the subject at once, not when a cached key expires.
-class SubjectCiphers {
- public:
-  // Add registers a request under `id` (the same id, the same key); the views
-  // in `request` must outlive Fetch.
-  void Add(std::string id, const ki::FieldKeyRequest& request) {
-    if (ciphers_.emplace(id, Result<std::shared_ptr<internal::FieldCipher>>(Status(ErrorCode::kInternal, "subject key not fetched"))).second) {
-      ids_.push_back(std::move(id));
-      requests_.push_back(request);
-    }
-  }
-
-  // Fetch issues every registered key (audited as the service, sharing group
-  // commits). Not ok only when the keystore cannot answer (fail closed).
-  Status Fetch(Service& service) {
-    if (requests_.empty()) return OkStatus();
-    auto issued = service.keystore().FieldKeysAs(kServicePrincipal, "field_key.issue", requests_);
-    for (std::size_t r = 0; r < issued.size() && r < ids_.size(); ++r) {
-      service.metrics().CountAuditWrite(issued[r].code() != ErrorCode::kKeystoreUnavailable);
-      if (issued[r].code() == ErrorCode::kKeystoreUnavailable) return issued[r].status();
-      auto& slot = ciphers_.at(ids_[r]);
-      if (!issued[r].ok()) {
-        slot = issued[r].status();
-        continue;
-      }
-      auto cipher = internal::FieldCipher::New(std::move(issued[r]).value());
-      if (cipher.ok()) {
-        slot = std::move(cipher).value();
-      } else {
-        slot = cipher.status();
-      }
-    }
-    return OkStatus();
-  }
-
-  // Get returns the cipher registered under `id`, or why there is none.
-  const Result<std::shared_ptr<internal::FieldCipher>>& Get(const std::string& id) const { return ciphers_.at(id); }
-
- private:
-  std::map<std::string, Result<std::shared_ptr<internal::FieldCipher>>> ciphers_;
-  std::vector<std::string> ids_;
-  std::vector<ki::FieldKeyRequest> requests_;
-};
-
-// SubjectKeyId names the primary subject key of an encrypt item: NUL
-// separates names, which never hold it, and the subject (which may) is last.
-std::string SubjectKeyId(const FieldSpec& spec) {
-  std::string id(1, static_cast<char>(spec.mode));
-  id += spec.key;
-  id += '\0';
-  id += spec.label;
-  id += '\0';
-  id += *spec.subject;
-  return id;
-}
-
-// HeaderKeyId names the subject key an envelope header points at.
-std::string HeaderKeyId(const EnvelopeHeader& h) {
-  return fmt::format("{}/{}/{}/{}/{}", h.key_id, h.key_version, static_cast<int>(h.mode), h.label_id,
-                     std::string_view(reinterpret_cast<const char*>(h.subject->data()), h.subject->size()));
-}
-
-// OpenSubjectItem decrypts a subject envelope with its freshly issued key,
-// appending the plaintext to `out`; a shredded subject is kShredded.
-Status OpenSubjectItem(const Result<std::shared_ptr<internal::FieldCipher>>& cipher, std::string_view text,
-                       const FieldContext& context, std::string& out) {
-  SOVEREIGN_RETURN_IF_ERROR(ValidateContext(context));
-  if (!cipher.ok()) return cipher.status();
-  auto bytes = FromText(text);
-  if (!bytes.ok()) return Status(ErrorCode::kInvalidCiphertext, "invalid ciphertext");
-  auto header = ParseEnvelopeHeader(*bytes);
-  if (!header.ok()) return Status(ErrorCode::kInvalidCiphertext, "invalid ciphertext");
-  auto session = (*cipher)->Borrow();
-  if (!session.ok()) return Status(ErrorCode::kInternal, "cannot make a cipher context");
-  return session.OpenAppend(*bytes, header->second, context, out);
 }
 
 void HandleEncrypt(Call& call) {
