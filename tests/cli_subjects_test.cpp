@@ -280,5 +280,38 @@ TEST_CASE("remote keystore: 300 subjects in one FieldKeys call come back in orde
   CHECK(bad_subject.body.find("/items/0/subject") != std::string::npos);
 }
 
+TEST_CASE("remote keystore: FieldKeys splits a batch over the service's 1000-item limit and keeps the order") {
+  ServiceFixture f;
+  f.PrepareAndStart("us");
+  auto keystore = f.Keystore("us", f.pki().us_app());
+  std::vector<std::string> subjects;
+  for (int i = 0; i < 1001; ++i) subjects.push_back("subject-" + std::to_string(i));
+  std::vector<FieldKeyRequest> requests(subjects.size());
+  for (std::size_t i = 0; i < subjects.size(); ++i) {
+    requests[i].key_name = "users";
+    requests[i].label = "email";
+    requests[i].subject = subjects[i];
+  }
+  // One bad request fails alone, before anything is sent.
+  requests[7].subject = std::string_view("\xff\xfe", 2);
+  auto issued = keystore->FieldKeys(requests);
+  REQUIRE(issued.size() == subjects.size());
+  CHECK(issued[7].code() == ErrorCode::kInvalidArgument);
+  std::set<SubjectTag> tags;
+  for (std::size_t i = 0; i < issued.size(); ++i) {
+    if (i == 7) continue;
+    INFO(i << ": " << issued[i].status().message());
+    REQUIRE(issued[i].ok());
+    tags.insert(*issued[i]->subject_tag);
+  }
+  CHECK(tags.size() == subjects.size() - 1);
+  // The last one, sent in the second request, is the same subject key when asked alone.
+  auto alone = keystore->FieldKeys({&requests.back(), 1});
+  REQUIRE(alone.size() == 1);
+  REQUIRE(alone[0].ok());
+  CHECK(alone[0]->subject_tag == issued.back()->subject_tag);
+  CHECK(alone[0]->key.Equals(issued.back()->key));
+}
+
 }  // namespace
 }  // namespace sovereign::test
