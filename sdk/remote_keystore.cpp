@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <charconv>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -17,6 +18,7 @@
 #pragma GCC diagnostic pop
 
 #include "sdk/internal/base64url.hpp"
+#include "sdk/internal/hex.hpp"
 
 namespace sovereign {
 
@@ -59,6 +61,8 @@ Result<KeyInfo> KeyInfoFrom(const Json& j) {
   info.primary_version = j.at("primary_version").get<std::uint32_t>();
   info.min_decrypt_version = j.value("min_decrypt_version", std::uint32_t{1});
   info.created_at = ParseRfc3339(j.at("created_at").get<std::string>());
+  info.subject_keys = j.value("subject_keys", std::uint64_t{0});
+  info.shredded_subjects = j.value("shredded_subjects", std::uint64_t{0});
   for (const auto& v : j.at("versions")) {
     auto state = ParseKeyVersionState(v.at("state").get<std::string>());
     if (!state.ok()) return state.status();
@@ -74,6 +78,50 @@ Result<KeyInfo> KeyInfoFrom(const Json& j) {
     info.versions.push_back(version);
   }
   return info;
+}
+
+// IsUtf8 says whether `s` is well-formed UTF-8: JSON carries nothing else,
+// so a subject id must be to travel to a remote keystore.
+bool IsUtf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t extra = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      extra = 1;
+      cp = c & 0x1fu;
+    } else if ((c & 0xf0) == 0xe0) {
+      extra = 2;
+      cp = c & 0x0fu;
+    } else if ((c & 0xf8) == 0xf0) {
+      extra = 3;
+      cp = c & 0x07u;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= extra) return false;
+    for (std::size_t k = 1; k <= extra; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3fu);
+    }
+    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[extra] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+Status CheckRemoteSubject(std::string_view subject) {
+  SOVEREIGN_RETURN_IF_ERROR(ValidateSubject(subject));
+  if (!IsUtf8(subject)) {
+    return Status(ErrorCode::kInvalidArgument, "a subject id sent to a remote keystore must be UTF-8");
+  }
+  return OkStatus();
 }
 
 struct Endpoint {
@@ -143,13 +191,87 @@ class RemoteKeystoreImpl final : public RemoteKeystore {
   }
 
   std::vector<Result<std::string>> RemoteEncrypt(std::span<const RemoteEncryptItem> items) override {
-    return Batch("/v1/encrypt", items.size(), "ciphertext", false, [&](std::size_t i) {
-      const auto& item = items[i];
+    // Items whose subject cannot travel as JSON fail alone; the rest go out.
+    std::vector<std::size_t> sent;
+    std::vector<Result<std::string>> out;
+    out.reserve(items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      Status ok = items[i].subject ? CheckRemoteSubject(*items[i].subject) : OkStatus();
+      out.push_back(ok.ok() ? Result<std::string>(Status(ErrorCode::kInternal, "not sent")) : Result<std::string>(ok));
+      if (ok.ok()) sent.push_back(i);
+    }
+    auto answered = Batch("/v1/encrypt", sent.size(), "ciphertext", false, [&](std::size_t n) {
+      const auto& item = items[sent[n]];
       Json j = {{"key", item.key},   {"label", item.label},         {"mode", ModeName(item.mode)},
                 {"path", item.context->path}, {"plaintext", B64(item.plaintext)}};
       j["record_id"] = item.context->record_id ? Json(*item.context->record_id) : Json(nullptr);
+      if (item.subject) j["subject"] = *item.subject;
       return j;
     });
+    for (std::size_t n = 0; n < sent.size(); ++n) out[sent[n]] = std::move(answered[n]);
+    return out;
+  }
+
+  std::vector<Result<FieldKeyMaterial>> FieldKeys(std::span<const FieldKeyRequest> requests) override {
+    std::vector<Result<FieldKeyMaterial>> out;
+    out.reserve(requests.size());
+    std::vector<std::size_t> sent;  // indexes of the requests that go to the keystore
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      Status ok = CheckRequest(requests[i]);
+      out.push_back(ok.ok() ? Result<FieldKeyMaterial>(Status(ErrorCode::kInternal, "not answered"))
+                            : Result<FieldKeyMaterial>(ok));
+      if (ok.ok()) sent.push_back(i);
+    }
+    // One /v1/leases request per kMaxBatch items: the service's batch limit.
+    for (std::size_t start = 0; start < sent.size(); start += kMaxBatch) {
+      const std::size_t end = std::min(sent.size(), start + kMaxBatch);
+      Json body = {{"items", Json::array()}};
+      for (std::size_t n = start; n < end; ++n) body["items"].push_back(LeaseItem(requests[sent[n]]));
+      auto r = Call("POST", "/v1/leases", &body);
+      const Json* answers = nullptr;
+      if (r.ok()) {
+        auto it = r->find("items");
+        if (it != r->end() && it->is_array() && it->size() == end - start && r->contains("ttl_seconds")) {
+          answers = &*it;
+        } else {
+          r = BadResponse(url(), "a lease batch answered the wrong number of items");
+        }
+      }
+      for (std::size_t n = start; n < end; ++n) {
+        const std::size_t i = sent[n];
+        if (!r.ok()) {
+          out[i] = r.status();
+          continue;
+        }
+        out[i] = LeaseFrom((*answers)[n - start], (*r)["ttl_seconds"]);
+        if (out[i].ok() && !Matches(*out[i], requests[i])) {
+          out[i] = BadResponse(url(), "a lease answered with a key that was not asked for");
+        }
+      }
+    }
+    return out;
+  }
+
+  Result<ShredReport> ShredSubject(std::string_view name, std::string_view subject, std::string_view reason) override {
+    SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(name));
+    SOVEREIGN_RETURN_IF_ERROR(CheckRemoteSubject(subject));
+    SOVEREIGN_RETURN_IF_ERROR(ValidateShredReason(reason));
+    Json body = {{"subject", subject}, {"reason", reason}};
+    auto r = Call("POST", fmt::format("/v1/keys/{}/subjects/shred", name), &body);
+    if (!r.ok()) return r.status();
+    try {
+      ShredReport report;
+      report.key = r->at("key").get<std::string>();
+      report.subject_tag = r->at("subject_tag").get<std::string>();
+      report.subject_keys_destroyed = r->at("subject_keys_destroyed").get<std::uint64_t>();
+      report.already_shredded = r->at("already_shredded").get<bool>();
+      if (report.key != name || report.subject_tag.size() != 2 * kSubjectTagSize) {
+        return BadResponse(url(), "a shred report for another key or subject");
+      }
+      return report;
+    } catch (const Json::exception&) {
+      return BadResponse(url(), "malformed shred report");
+    }
   }
 
   std::vector<Result<std::string>> RemoteDecrypt(std::span<const RemoteDecryptItem> items) override {
@@ -234,12 +356,59 @@ class RemoteKeystoreImpl final : public RemoteKeystore {
     return ParseKeyInfo(*r);
   }
 
+  // CheckRequest refuses, before anything is sent, a request the keystore
+  // would refuse as malformed (and fail the whole batch for).
+  static Status CheckRequest(const FieldKeyRequest& r) {
+    if (r.by_name) {
+      SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(r.key_name));
+      SOVEREIGN_RETURN_IF_ERROR(ValidateLabel(r.label));
+      if (r.subject_tag) return Status(ErrorCode::kInvalidArgument, "a request by name names its subject by id, not tag");
+      if (r.subject) SOVEREIGN_RETURN_IF_ERROR(CheckRemoteSubject(*r.subject));
+    } else {
+      if (r.key_id == 0 || r.version == 0 || r.label_id == 0) {
+        return Status(ErrorCode::kInvalidArgument, "key id, version and label id must be at least 1");
+      }
+      if (r.subject) return Status(ErrorCode::kInvalidArgument, "a request by ids names its subject by tag, not id");
+    }
+    return OkStatus();
+  }
+
+  static Json LeaseItem(const FieldKeyRequest& r) {
+    Json j;
+    if (r.by_name) {
+      j = {{"key", r.key_name}, {"mode", ModeName(r.mode)}, {"label", r.label}};
+      if (r.subject) j["subject"] = *r.subject;
+    } else {
+      j = {{"key_id", r.key_id}, {"version", r.version}, {"mode", ModeName(r.mode)}, {"label_id", r.label_id}};
+      if (r.subject_tag) j["subject_tag"] = internal::ToHex(*r.subject_tag);
+    }
+    return j;
+  }
+
+  // Matches says whether `m` is the key `r` asked for: a keystore must not
+  // answer one subject's request with another's (or with no subject's) key.
+  bool Matches(const FieldKeyMaterial& m, const FieldKeyRequest& r) const {
+    if (m.region != region_ || m.mode != r.mode) return false;
+    if (r.by_name) {
+      return m.key_name == r.key_name && m.label == r.label && m.subject_tag.has_value() == r.subject.has_value();
+    }
+    return m.key_id == r.key_id && m.version == r.version && m.label_id == r.label_id && m.subject_tag == r.subject_tag;
+  }
+
   Result<FieldKeyMaterial> Lease(Json item) {
     Json body = {{"items", Json::array({std::move(item)})}};
     auto r = Call("POST", "/v1/leases", &body);
     if (!r.ok()) return r.status();
     try {
-      const Json& result = r->at("items").at(0);
+      return LeaseFrom(r->at("items").at(0), r->at("ttl_seconds"));
+    } catch (const Json::exception&) {
+      return BadResponse(url(), "malformed lease");
+    }
+  }
+
+  // LeaseFrom reads one answered item of /v1/leases.
+  Result<FieldKeyMaterial> LeaseFrom(const Json& result, const Json& ttl_seconds) {
+    try {
       if (result.contains("error")) return ErrorFrom(result["error"]);
       const Json& ok = result.at("ok");
       FieldKeyMaterial m;
@@ -252,12 +421,24 @@ class RemoteKeystoreImpl final : public RemoteKeystore {
       m.mode = *mode;
       m.label = ok.at("label").get<std::string>();
       m.label_id = ok.at("label_id").get<std::uint32_t>();
+      if (ok.contains("subject_tag")) {
+        const std::string& hex = ok["subject_tag"].get_ref<const std::string&>();
+        SubjectTag tag{};
+        if (hex.size() != 2 * tag.size()) return BadResponse(url(), "malformed subject tag");
+        for (std::size_t k = 0; k < tag.size(); ++k) {
+          unsigned value = 0;
+          auto [end, ec] = std::from_chars(hex.data() + 2 * k, hex.data() + 2 * k + 2, value, 16);
+          if (ec != std::errc() || end != hex.data() + 2 * k + 2) return BadResponse(url(), "malformed subject tag");
+          tag[k] = static_cast<std::uint8_t>(value);
+        }
+        m.subject_tag = tag;
+      }
       std::vector<std::uint8_t> key;
       const bool decoded = internal::Base64UrlDecode(ok.at("field_key").get_ref<const std::string&>(), key);
       m.key = SecretBytes(key, InsecureSecretKeyAccess::Get());
       OPENSSL_cleanse(key.data(), key.size());
       if (!decoded || m.key.size() != FieldKeySize(m.mode)) return BadResponse(url(), "malformed field key");
-      m.expires_at = std::chrono::system_clock::now() + std::chrono::seconds(r->at("ttl_seconds").get<std::int64_t>());
+      m.expires_at = std::chrono::system_clock::now() + std::chrono::seconds(ttl_seconds.get<std::int64_t>());
       return m;
     } catch (const Json::exception&) {
       return BadResponse(url(), "malformed lease");

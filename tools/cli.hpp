@@ -87,6 +87,7 @@ void AddKeysLifecycleCommands(CLI::App& keys);
 void AddFieldCommands(CLI::App& app);
 void AddServeCommands(CLI::App& app);
 void AddAuditCommands(CLI::App& app);
+void AddSubjectsCommands(CLI::App& app);
 void AddPipelineCommands(CLI::App& app);
 
 }  // namespace sovereign::cli

@@ -13,6 +13,7 @@ struct Args {
   std::string label;
   std::string path;
   std::string record_id;
+  std::string subject;
   std::string mode = "random";
   std::string normalize = "trim-casefold";
   std::string on_denied = "fail";
@@ -71,6 +72,9 @@ void AddFieldCommands(CLI::App& app) {
   encrypt->add_option("--mode", args->mode, "random (AES-256-GCM) or deterministic (AES-256-SIV)")
       ->check(CLI::IsMember({"random", "deterministic"}))
       ->capture_default_str();
+  encrypt->add_option("--subject", args->subject,
+                      "Encrypt under this data subject's own key (crypto-shredding: `subjects shred`)")
+      ->type_name("ID");
   encrypt->add_flag("--strip-newline", args->strip_newline, "Remove one trailing \\n (or \\r\\n) from the input");
   encrypt->callback([args, encrypt] {
     Session session = Open(*args, /*needs_region=*/true);
@@ -79,7 +83,8 @@ void AddFieldCommands(CLI::App& app) {
       value.pop_back();
       if (!value.empty() && value.back() == '\r') value.pop_back();
     }
-    const FieldSpec spec{session.region, args->key, args->label, Check(ParseMode(args->mode))};
+    FieldSpec spec{session.region, args->key, args->label, Check(ParseMode(args->mode))};
+    if (encrypt->count("--subject") > 0) spec.subject = args->subject;
     std::string ciphertext;
     Check(session.client->EncryptAppend(spec, value, ContextFrom(*args, *encrypt), ciphertext), "cannot encrypt");
     ciphertext.push_back('\n');

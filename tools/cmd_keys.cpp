@@ -23,7 +23,8 @@ nlohmann::json KeyToJson(const KeyInfo& key, const std::string& region) {
                         {"created_at", Rfc3339(v.created_at)}});
   }
   return {{"name", key.name},     {"id", key.id},           {"region", region}, {"primary_version", key.primary_version},
-          {"created_at", Rfc3339(key.created_at)}, {"versions", versions}};
+          {"created_at", Rfc3339(key.created_at)}, {"subject_keys", key.subject_keys},
+          {"shredded_subjects", key.shredded_subjects}, {"versions", versions}};
 }
 
 std::string VersionSummary(const KeyInfo& key) {

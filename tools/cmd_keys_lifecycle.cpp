@@ -53,6 +53,8 @@ nlohmann::json StatusJson(const KeyInfo& key, const std::string& region) {
           {"primary_version", key.primary_version},
           {"min_decrypt_version", key.min_decrypt_version},
           {"created_at", Rfc3339(key.created_at)},
+          {"subject_keys", key.subject_keys},
+          {"shredded_subjects", key.shredded_subjects},
           {"versions", versions},
           {"warnings", Warnings(key)}};
 }
@@ -63,6 +65,7 @@ void PrintStatus(const KeyInfo& key, const std::string& region) {
                                   : std::string("no version is retired");
   fmt::print("key {} (id {}) in region {}, created {}; primary version {}; {}\n", key.name, key.id, region,
              Rfc3339(key.created_at), key.primary_version, retired);
+  fmt::print("subject keys: {}; shredded subjects: {}\n", key.subject_keys, key.shredded_subjects);
   fmt::print("{:>8}  {:<9}  {:<20}  {:<20}  {:>10}  {:>22}\n", "VERSION", "STATE", "CREATED", "LAST USED", "ISSUES",
              "RANDOM ENCRYPTIONS <=");
   for (const auto& v : key.versions) {

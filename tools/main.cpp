@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   AddFieldCommands(app);
   AddServeCommands(app);
   AddAuditCommands(app);
+  AddSubjectsCommands(app);
   AddPipelineCommands(app);
   try {
     app.parse(argc, argv);

@@ -2,6 +2,10 @@
 // certificate (see docs/keystore-api.md). It hands field keys to principals
 // allowed to `lease` them, encrypts and decrypts remotely for principals
 // allowed only `encrypt`/`decrypt`, and administers keys for `admin`.
+// FieldKeys sends one POST /v1/leases per 1000 requests (the service's batch
+// limit) and checks that each answered key is the one asked for, subject tag
+// included; subject ids travel as JSON strings, so they must be UTF-8 (else
+// that request alone fails with kInvalidArgument).
 //
 // Thread safety: all methods are safe to call concurrently; requests run on a
 // small pool of keep-alive connections.

@@ -120,6 +120,8 @@ Json KeyJson(const KeyInfo& key, const std::string& region) {
           {"primary_version", key.primary_version},
           {"min_decrypt_version", key.min_decrypt_version},
           {"created_at", Rfc3339(key.created_at)},
+          {"subject_keys", key.subject_keys},
+          {"shredded_subjects", key.shredded_subjects},
           {"versions", versions}};
 }
 

@@ -6,6 +6,7 @@
 //   POST /v1/keys/{name}/versions/{v}/disable     {} or no body
 //   POST /v1/keys/{name}/versions/{v}/enable      {} or no body
 //   POST /v1/keys/{name}/versions/{v}/destroy     {"confirm": true}
+//   POST /v1/keys/{name}/subjects/shred           {"subject": "...", "reason": "..."}
 //
 // The keystore audits every change, refused ones too (ServiceKeystore::ChangeKeyAs).
 #include <charconv>
@@ -86,6 +87,39 @@ void HandleVersionChange(Call& call) {
   Reply(call, call.service.keystore().ChangeKeyAs(call.principal, Match(call, 1), ki::KeyChange{kind, *version}));
 }
 
+void HandleShred(Call& call) {
+  if (!call.policy->Allows(call.principal, ki::Permission::kAdmin)) {
+    return Deny(call, "subject.shred", ki::Permission::kAdmin, "shredding a subject needs the 'admin' permission");
+  }
+  auto body = ParseBody(call.req, {"subject", "reason"});
+  if (!body.ok()) return ReplyError(call.res, body.status());
+  std::string subject;
+  std::string reason;
+  Status ok = ki::ReadString(*body, "", "subject", subject, /*required=*/true);
+  if (ok.ok()) ok = ki::ReadString(*body, "", "reason", reason, /*required=*/false);
+  // Messages name the member, never echo the subject id.
+  if (ok.ok() && !ValidateSubject(subject).ok()) {
+    ok = Status(ErrorCode::kInvalidArgument, fmt::format("member /subject must be 1 to {} bytes", kMaxSubjectSize));
+  }
+  if (ok.ok() && !ValidateShredReason(reason).ok()) {
+    ok = Status(ErrorCode::kInvalidArgument,
+                fmt::format("member /reason must be at most {} printable ASCII characters", kMaxShredReasonSize));
+  }
+  if (!ok.ok()) {
+    WipeString(subject);
+    return ReplyError(call.res, ok);
+  }
+  auto report = call.service.keystore().ShredSubjectAs(call.principal, Match(call, 1), subject, reason);
+  WipeString(subject);
+  if (!report.ok()) return ReplyError(call.res, report.status());
+  ReplyJson(call.res, 200,
+            {{"region", call.service.region()},
+             {"key", report->key},
+             {"subject_tag", report->subject_tag},
+             {"subject_keys_destroyed", report->subject_keys_destroyed},
+             {"already_shredded", report->already_shredded}});
+}
+
 }  // namespace
 
 void AddKeyLifecycleRoutes(httplib::Server& server, Service& service) {
@@ -93,6 +127,8 @@ void AddKeyLifecycleRoutes(httplib::Server& server, Service& service) {
   AddRoute(server, service, "POST", R"(/v1/keys/([^/]+)/retire)", "/v1/keys/{name}/retire", HandleRetire);
   AddRoute(server, service, "POST", R"(/v1/keys/([^/]+)/versions/([^/]+)/(enable|disable|destroy))",
            "/v1/keys/{name}/versions/{version}/{action}", HandleVersionChange);
+  AddRoute(server, service, "POST", R"(/v1/keys/([^/]+)/subjects/shred)", "/v1/keys/{name}/subjects/shred",
+           HandleShred);
 }
 
 }  // namespace sovereign::service

@@ -8,6 +8,7 @@
 #include "keystore/internal/json_members.hpp"
 #include "keystore/service/service.hpp"
 #include "sdk/internal/base64url.hpp"
+#include "sdk/internal/hex.hpp"
 
 namespace sovereign::service {
 namespace {
@@ -25,7 +26,27 @@ struct LeaseItem {
   std::uint32_t key_id = 0;
   std::uint32_t version = 0;
   std::uint32_t label_id = 0;
+  std::optional<std::string> subject;     // by name: the subject's own key
+  std::optional<SubjectTag> subject_tag;  // by ids: the tag of the envelope header
 };
+
+// ParseTag reads exactly 2 * kSubjectTagSize lowercase hex digits: the form
+// the keystore writes tags in, so one tag has one spelling in audit and API.
+bool ParseTag(std::string_view hex, SubjectTag& tag) {
+  if (hex.size() != 2 * kSubjectTagSize) return false;
+  const auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < kSubjectTagSize; ++i) {
+    const int hi = digit(hex[2 * i]);
+    const int lo = digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    tag[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+  }
+  return true;
+}
 
 Status ReadId(const Json& item, const std::string& where, std::string_view name, std::uint32_t& out) {
   std::optional<std::uint64_t> value;
@@ -36,7 +57,8 @@ Status ReadId(const Json& item, const std::string& where, std::string_view name,
 }
 
 Result<LeaseItem> ParseItem(const Json& item, const std::string& where) {
-  SOVEREIGN_RETURN_IF_ERROR(ki::ExpectObject(item, where, {"key", "mode", "label", "key_id", "version", "label_id"}));
+  SOVEREIGN_RETURN_IF_ERROR(ki::ExpectObject(item, where, {"key", "mode", "label", "key_id", "version", "label_id", "subject",
+                                                         "subject_tag"}));
   LeaseItem out;
   std::string mode;
   SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, "mode", mode, /*required=*/true));
@@ -59,15 +81,46 @@ Result<LeaseItem> ParseItem(const Json& item, const std::string& where) {
     }
     SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, "key", out.key, true));
     SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, "label", out.label, true));
+    if (ki::Member(item, "subject_tag") != nullptr) {
+      return Status(ErrorCode::kInvalidArgument,
+                    fmt::format("member {} is not allowed with key (name the subject with subject)",
+                                ki::MemberPath(where, "subject_tag")));
+    }
+    if (ki::Member(item, "subject") != nullptr) {
+      std::string subject;
+      SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, "subject", subject, true));
+      if (!ValidateSubject(subject).ok()) {
+        return Status(ErrorCode::kInvalidArgument, fmt::format("member {} must be 1 to {} bytes, not {}",
+                                                               ki::MemberPath(where, "subject"), kMaxSubjectSize,
+                                                               subject.size()));
+      }
+      out.subject = std::move(subject);
+    }
     return out;
   }
   if (ki::Member(item, "label") != nullptr) {
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("member {} is not allowed with key_id", ki::MemberPath(where, "label")));
   }
+  if (ki::Member(item, "subject") != nullptr) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("member {} is not allowed with key_id (name the subject key with subject_tag)",
+                              ki::MemberPath(where, "subject")));
+  }
   SOVEREIGN_RETURN_IF_ERROR(ReadId(item, where, "key_id", out.key_id));
   SOVEREIGN_RETURN_IF_ERROR(ReadId(item, where, "version", out.version));
   SOVEREIGN_RETURN_IF_ERROR(ReadId(item, where, "label_id", out.label_id));
+  if (ki::Member(item, "subject_tag") != nullptr) {
+    std::string hex;
+    SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, "subject_tag", hex, true));
+    SubjectTag tag{};
+    if (!ParseTag(hex, tag)) {
+      return Status(ErrorCode::kInvalidArgument, fmt::format("member {} must be {} lowercase hex digits",
+                                                             ki::MemberPath(where, "subject_tag"),
+                                                             2 * kSubjectTagSize));
+    }
+    out.subject_tag = tag;
+  }
   return out;
 }
 
@@ -77,6 +130,7 @@ void AppendLease(std::string& out, const FieldKeyMaterial& key, const std::strin
   Json meta = {{"region", key.region}, {"key", key.key_name},     {"key_id", key.key_id},
                {"version", key.version}, {"mode", ModeName(key.mode)}, {"label", key.label},
                {"label_id", key.label_id}, {"expires_at", expires_at}};
+  if (key.subject_tag) meta["subject_tag"] = internal::ToHex(*key.subject_tag);
   std::string text = meta.dump();
   text.pop_back();  // the closing brace: field_key goes last
   out += "{\"ok\":";
@@ -131,6 +185,8 @@ void HandleLeases(Call& call) {
     request.version = item.version;
     request.label_id = item.label_id;
     request.mode = item.mode;
+    if (item.subject) request.subject = std::string_view(*item.subject);
+    request.subject_tag = item.subject_tag;
     requests.push_back(request);
     request_items.push_back(i);
   }

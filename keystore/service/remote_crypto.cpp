@@ -16,6 +16,7 @@
 #include "keystore/internal/json_members.hpp"
 #include "keystore/service/service.hpp"
 #include "keystore/service/string_batch.hpp"
+#include "keystore/service/subject_ciphers.hpp"
 #include "sdk/internal/base64url.hpp"
 #include "sovereign/envelope.hpp"
 
@@ -131,10 +132,20 @@ void HandleEncrypt(Call& call) {
     const Json& j = (*items)[i];
     const std::string where = ki::ElementPath("/items", i);
     Item& item = parsed[i];
-    Status ok = ki::ExpectObject(j, where, {"key", "label", "mode", "path", "record_id", "plaintext"});
+    Status ok = ki::ExpectObject(j, where, {"key", "label", "mode", "path", "record_id", "plaintext", "subject"});
     if (ok.ok()) ok = ki::ReadString(j, where, "key", item.spec.key, true);
     if (ok.ok()) ok = ki::ReadString(j, where, "label", item.spec.label, true);
     if (ok.ok()) ok = ki::ReadString(j, where, "mode", item.mode, false);
+    if (ok.ok() && ki::Member(j, "subject") != nullptr) {
+      std::string subject;
+      ok = ki::ReadString(j, where, "subject", subject, true);
+      if (ok.ok() && !ValidateSubject(subject).ok()) {
+        ok = Status(ErrorCode::kInvalidArgument, fmt::format("member {} must be 1 to {} bytes, not {}",
+                                                             ki::MemberPath(where, "subject"), kMaxSubjectSize,
+                                                             subject.size()));
+      }
+      if (ok.ok()) item.spec.subject = std::move(subject);
+    }
     if (ok.ok()) ok = ReadContext(j, where, item.context);
     if (ok.ok()) ok = ReadBytes(j, where, "plaintext", item.plaintext);
     if (!ok.ok()) {
@@ -144,13 +155,33 @@ void HandleEncrypt(Call& call) {
     item.spec.region = call.service.region();
   }
 
+  // The subject keys of the items that will be encrypted, in one batch.
+  SubjectCiphers subject_ciphers;
+  for (Item& item : parsed) {
+    const bool envelope_mode = item.mode == "random" || item.mode == "deterministic";
+    if (envelope_mode) item.spec.mode = item.mode == "random" ? Mode::kRandom : Mode::kDeterministic;
+    if (!envelope_mode || !item.spec.subject ||
+        !call.policy->Allows(call.principal, ki::Permission::kEncrypt, item.spec.key, item.spec.label)) {
+      continue;
+    }
+    ki::FieldKeyRequest request;
+    request.key_name = item.spec.key;
+    request.label = item.spec.label;
+    request.mode = item.spec.mode;
+    request.subject = std::string_view(*item.spec.subject);
+    subject_ciphers.Add(SubjectKeyId(item.spec), request);
+  }
+  if (Status fetched = subject_ciphers.Fetch(call.service); !fetched.ok()) {
+    for (Item& p : parsed) WipeString(p.plaintext);
+    return ReplyError(call.res, fetched);
+  }
+
   Tally tally;
   std::string out = "{\"items\":[";
   for (std::size_t i = 0; i < parsed.size(); ++i) {
     Item& item = parsed[i];
     // A bad mode value fails its item only; remote encryption makes envelopes.
     const bool envelope_mode = item.mode == "random" || item.mode == "deterministic";
-    if (envelope_mode) item.spec.mode = item.mode == "random" ? Mode::kRandom : Mode::kDeterministic;
     if (!call.policy->Allows(call.principal, ki::Permission::kEncrypt, item.spec.key, item.spec.label)) {
       tally.Add(item.spec.key, item.spec.label, "denied");
       AppendItem(out, i, DeniedItem("encrypt with", item.spec.key, item.spec.label));
@@ -158,6 +189,17 @@ void HandleEncrypt(Call& call) {
       tally.Add(item.spec.key, item.spec.label, "invalid_argument");
       AppendItem(out, i, Status(ErrorCode::kInvalidArgument,
                                 fmt::format("member /items/{}/mode must be random or deterministic", i)));
+    } else if (item.spec.subject) {
+      const auto& cipher = subject_ciphers.Get(SubjectKeyId(item.spec));
+      Status sealed = ValidateContext(item.context);
+      if (sealed.ok()) sealed = cipher.status();
+      if (sealed.ok()) {
+        std::vector<std::uint8_t> envelope;
+        sealed = (*cipher)->Seal(item.plaintext, item.context, envelope);
+        if (sealed.ok()) AppendValue(out, i, "ciphertext", ToText(envelope));
+      }
+      tally.Add(item.spec.key, item.spec.label, OutcomeOf(sealed));
+      if (!sealed.ok()) AppendItem(out, i, sealed);
     } else {
       auto ciphertext = call.service.client().Encrypt(item.spec, item.plaintext, item.context);
       tally.Add(item.spec.key, item.spec.label, OutcomeOf(ciphertext.status()));
@@ -205,6 +247,47 @@ void HandleDecrypt(Call& call) {
     std::uint64_t decrypted = 0;  // items opened under these names, added to the tally at the end
   };
   std::map<std::pair<std::uint32_t, std::uint32_t>, Names> names_cache;
+  // NamesFor resolves (once per request) the names a header points at and
+  // whether the principal may decrypt under them.
+  const auto names_for = [&](const EnvelopeHeader& h) -> Result<Names*> {
+    auto cached = names_cache.find({h.key_id, h.label_id});
+    if (cached == names_cache.end()) {
+      auto names = service.keystore().ResolveNames(h.key_id, h.label_id);
+      if (!names.ok()) return names.status();
+      Names entry{std::move(names).value(), false};
+      entry.allowed = may_decrypt && entry.names.key && entry.names.label &&
+                      call.policy->Allows(call.principal, ki::Permission::kDecrypt, *entry.names.key,
+                                          *entry.names.label);
+      cached = names_cache.emplace(std::make_pair(h.key_id, h.label_id), std::move(entry)).first;
+    }
+    return &cached->second;
+  };
+  // Headers first, so the subject keys of the items that will be opened are
+  // issued in one batch before any item is.
+  std::vector<std::optional<EnvelopeHeader>> headers(parsed.size());
+  SubjectCiphers subject_ciphers;
+  for (std::size_t i = 0; i < parsed.size(); ++i) {
+    auto bytes = FromText(parsed[i].ciphertext);
+    if (!bytes.ok()) continue;
+    auto header = ParseEnvelopeHeader(*bytes);
+    if (!header.ok()) continue;
+    headers[i] = std::move(header->first);
+    const EnvelopeHeader& h = *headers[i];
+    if (!h.subject || h.region != service.region()) continue;
+    auto names = names_for(h);
+    if (!names.ok()) return ReplyError(call.res, names.status());
+    if (!(*names)->allowed) continue;
+    ki::FieldKeyRequest request;
+    request.by_name = false;
+    request.key_id = h.key_id;
+    request.version = h.key_version;
+    request.label_id = h.label_id;
+    request.mode = h.mode;
+    request.subject_tag = h.subject;
+    subject_ciphers.Add(HeaderKeyId(h), request);
+  }
+  if (Status fetched = subject_ciphers.Fetch(service); !fetched.ok()) return ReplyError(call.res, fetched);
+
   Tally tally;
   std::string out = "{\"items\":[";
   // Sized up front so growing never leaves an unwiped copy of plaintext behind.
@@ -214,15 +297,12 @@ void HandleDecrypt(Call& call) {
   std::string plaintext;
   for (std::size_t i = 0; i < parsed.size(); ++i) {
     const Item& item = parsed[i];
-    auto bytes = FromText(item.ciphertext);
-    auto header = bytes.ok() ? ParseEnvelopeHeader(*bytes)
-                             : Result<std::pair<EnvelopeHeader, std::size_t>>(bytes.status());
-    if (!header.ok()) {
+    if (!headers[i]) {
       tally.Add("", "", "invalid_ciphertext");
       AppendItem(out, i, Status(ErrorCode::kInvalidCiphertext, "invalid ciphertext"));
       continue;
     }
-    const EnvelopeHeader& h = header->first;
+    const EnvelopeHeader& h = *headers[i];
     if (h.region != service.region()) {
       tally.Add("", "", "wrong_region");
       AppendItem(out, i,
@@ -231,17 +311,10 @@ void HandleDecrypt(Call& call) {
                                                              h.region, service.region())));
       continue;
     }
-    auto cached = names_cache.find({h.key_id, h.label_id});
-    if (cached == names_cache.end()) {
-      auto names = service.keystore().ResolveNames(h.key_id, h.label_id);
-      if (!names.ok()) return ReplyError(call.res, names.status());
-      Names entry{std::move(names).value(), false};
-      entry.allowed = may_decrypt && entry.names.key && entry.names.label &&
-                      call.policy->Allows(call.principal, ki::Permission::kDecrypt, *entry.names.key,
-                                          *entry.names.label);
-      cached = names_cache.emplace(std::make_pair(h.key_id, h.label_id), std::move(entry)).first;
-    }
-    const ki::ResolvedNames& names = cached->second.names;
+    auto resolved = names_for(h);
+    if (!resolved.ok()) return ReplyError(call.res, resolved.status());
+    Names& cached = **resolved;
+    const ki::ResolvedNames& names = cached.names;
     if (!may_decrypt) {
       // Audited with the names the header points at; the caller learns nothing about them.
       tally.Add(names.key.value_or(""), names.label.value_or(""), "denied");
@@ -256,15 +329,20 @@ void HandleDecrypt(Call& call) {
     }
     const std::string& key = *names.key;
     const std::string& label = *names.label;
-    if (!cached->second.allowed) {
+    if (!cached.allowed) {
       tally.Add(key, label, "denied");
       AppendItem(out, i, DeniedItem("decrypt with", key, label));
       continue;
     }
     plaintext.clear();
-    Status decrypted = service.client().DecryptAppend(item.ciphertext, item.context, plaintext);
+    Status decrypted;
+    if (h.subject) {
+      decrypted = OpenSubjectItem(subject_ciphers.Get(HeaderKeyId(h)), item.ciphertext, item.context, plaintext);
+    } else {
+      decrypted = service.client().DecryptAppend(item.ciphertext, item.context, plaintext);
+    }
     if (decrypted.ok()) {
-      ++cached->second.decrypted;
+      ++cached.decrypted;
     } else {
       tally.Add(key, label, OutcomeOf(decrypted));
     }
