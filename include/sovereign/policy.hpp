@@ -48,6 +48,11 @@ struct PolicyField {
   std::string label;                  // defaults to the last non-wildcard segment
   Mode mode = Mode::kRandom;
   std::optional<PolicyIndex> index;
+  // The pointer to the data subject's id ("/user_id"), "" when the field is
+  // not encrypted under per-subject keys; subject_slot indexes
+  // FieldPolicy::subjects() (fields naming the same pointer share a slot).
+  std::string subject;
+  int subject_slot = -1;
 };
 
 // RegionRule picks the region of a record: the string at `from` when present,
@@ -82,21 +87,26 @@ class SOVEREIGN_EXPORT FieldPolicy {
   const std::filesystem::path& base_dir() const { return base_dir_; }
   // has_random_fields() says whether any field needs a record id.
   bool has_random_fields() const;
+  // subjects() is the distinct subject pointers of the fields, as unescaped
+  // segments; a field's subject_slot indexes it. Empty: no subject fields.
+  const std::vector<std::vector<std::string>>& subjects() const { return subjects_; }
 
  private:
   std::vector<PolicyField> fields_;
   RegionRule region_;
   std::vector<std::string> record_id_;
   std::string record_id_pointer_;
+  std::vector<std::vector<std::string>> subjects_;
   std::string keystores_ = "{}";
   std::filesystem::path base_dir_;
 };
 
-// OnDenied says what Unprotect does with a field this principal may not decrypt.
+// OnDenied says what Unprotect does with a field this principal may not
+// decrypt, and with a field whose subject was shredded (counted apart).
 enum class OnDenied : std::uint8_t {
   kKeep = 0,    // leave the ciphertext in place
   kRedact = 1,  // replace it with kRedactedMarker
-  kFail = 2,    // fail the whole record (kDenied)
+  kFail = 2,    // fail the whole record (kDenied, or kShredded)
 };
 
 // RecordStats counts what happened to the fields of one or more records.
@@ -108,6 +118,9 @@ struct RecordStats {
   // Rewrap: already under the primary version.
   std::uint64_t fields_skipped = 0;
   std::uint64_t denied = 0;
+  // Decrypt and rewrap: fields whose subject key was shredded
+  // (kShredded); they are unrecoverable by design.
+  std::uint64_t shredded = 0;
   // Rewrap: fields rewrapped, by the key version they had ("us/users/v1").
   std::map<std::string, std::uint64_t> rewrapped_from;
 
