@@ -18,6 +18,10 @@ namespace {
 // created (RLIMIT_MEMLOCK), secrets fall back to ordinary memory, still wiped.
 constexpr std::size_t kSecureHeapSize = std::size_t{1} << 20;
 constexpr std::size_t kSecureHeapMinChunk = 32;
+// OpenSSL's DRBG takes its seed buffers from the same secure heap: once
+// cached keys fill it (a pipeline run over tens of thousands of subjects),
+// a reseed fails and RAND_bytes with it. Secrets leave it this much room.
+constexpr std::size_t kSecureHeapReserve = std::size_t{64} << 10;
 
 bool SecureHeapReady() {
   static const bool ready = [] {
@@ -31,7 +35,7 @@ bool SecureHeapReady() {
 
 SecretBytes::SecretBytes(std::size_t size) {
   if (size == 0) return;
-  if (SecureHeapReady()) {
+  if (SecureHeapReady() && CRYPTO_secure_used() + size + kSecureHeapReserve <= kSecureHeapSize) {
     data_ = static_cast<std::uint8_t*>(OPENSSL_secure_zalloc(size));
     secure_heap_ = data_ != nullptr;
   }
