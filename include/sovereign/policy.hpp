@@ -128,18 +128,20 @@ struct RecordStats {
 };
 
 // Protect encrypts every value of `record` at a policy path (see
-// docs/policy.md for values, binding and indexes). All or nothing: on error
-// `record` is unchanged and the message names the field path, never a value.
-// Errors: kInvalidArgument (no record id, no region, bad value),
+// docs/policy.md for values, binding, subjects and indexes). All or nothing:
+// on error `record` is unchanged and the message names the field path, never
+// a value. Errors: kInvalidArgument (no record id, no region, no subject for
+// a subject field, bad value), kShredded (the record's subject was shredded),
 // kWrongRegion (no keystore for the record's region), and Client errors.
 SOVEREIGN_EXPORT Result<RecordStats> Protect(const Client& client, const FieldPolicy& policy,
                                              nlohmann::ordered_json& record);
 SOVEREIGN_EXPORT Result<RecordStats> Protect(const Client& client, const FieldPolicy& policy, nlohmann::json& record);
 
 // Unprotect decrypts every Sovereign ciphertext at a policy path and restores
-// its JSON type. Denied fields follow `on_denied`. All or nothing.
-// Errors: kInvalidCiphertext (names the path), kDenied (with OnDenied::kFail),
-// and Client errors.
+// its JSON type. Denied fields, and fields whose subject was shredded
+// (counted in `shredded`), follow `on_denied`. All or nothing.
+// Errors: kInvalidCiphertext (names the path), kDenied or kShredded (with
+// OnDenied::kFail), and Client errors.
 SOVEREIGN_EXPORT Result<RecordStats> Unprotect(const Client& client, const FieldPolicy& policy,
                                                nlohmann::ordered_json& record, OnDenied on_denied = OnDenied::kKeep);
 SOVEREIGN_EXPORT Result<RecordStats> Unprotect(const Client& client, const FieldPolicy& policy, nlohmann::json& record,
@@ -148,7 +150,9 @@ SOVEREIGN_EXPORT Result<RecordStats> Unprotect(const Client& client, const Field
 // Rewrap re-encrypts every ciphertext at a policy path that is not under its
 // key's primary version, with the same binding; the plaintext never leaves
 // the process. Ciphertexts already at the primary version are left byte for
-// byte. All or nothing.
+// byte, and so are shredded ones (counted in `shredded`: nobody can
+// re-encrypt them). A subject field is re-encrypted for the subject read
+// from the record. All or nothing.
 SOVEREIGN_EXPORT Result<RecordStats> Rewrap(const Client& client, const FieldPolicy& policy,
                                             nlohmann::ordered_json& record);
 
