@@ -69,7 +69,10 @@ Result<std::unique_ptr<AtomicFile>> AtomicFile::Create(const std::filesystem::pa
   std::unique_ptr<AtomicFile> f(new AtomicFile());
   f->target_ = target;
   const std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
-  std::string templ = (dir / ("." + target.filename().string() + ".sovereign-XXXXXX")).string();
+  // Appended piecewise: GCC 12's -Wrestrict misreads `"." + std::string` at -O3.
+  std::string name = ".";
+  name.append(target.filename().string()).append(".sovereign-XXXXXX");
+  std::string templ = (dir / name).string();
   // Register before the file exists so a signal cannot leave it behind.
   f->slot_ = Register(templ);
   f->fd_ = ::mkostemp(templ.data(), O_CLOEXEC);  // O_EXCL, mode 0600

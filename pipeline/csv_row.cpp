@@ -43,6 +43,12 @@ Result<CsvHeader> CsvHeader::New(const FieldPolicy& policy, std::vector<std::str
   }
   if (!policy.record_id().empty()) SOVEREIGN_RETURN_IF_ERROR(need(policy.record_id(), "record_id"));
   if (!policy.region().from.empty()) SOVEREIGN_RETURN_IF_ERROR(need(policy.region().from, "region.from"));
+  for (std::size_t i = 0; i < policy.fields().size(); ++i) {
+    const auto& f = policy.fields()[i];
+    if (f.subject.empty()) continue;
+    SOVEREIGN_RETURN_IF_ERROR(need(pipeline::ParsePointer(f.subject).value(),
+                                   fmt::format("fields[{}] ({}): subject", i, f.path)));
+  }
   return header;
 }
 
@@ -69,6 +75,10 @@ Status ApplyRow(FieldCodec& codec, const FieldPolicy& policy, const CsvHeader& h
   std::optional<std::string> region;
   if (int c = cell(policy.region().from); c >= 0 && !row[c].empty()) region = row[c];
   if (int c = cell(policy.record_id()); c >= 0 && !row[c].empty()) binding.record_id = row[c];
+  for (const auto& pointer : policy.subjects()) {
+    auto& subject = binding.subjects.emplace_back();
+    if (int c = cell(pointer); c >= 0 && !row[c].empty()) subject = row[c];
+  }
   // Only encryption needs the region (a ciphertext's header names its own) and the id check.
   if (op == Operation::kEncrypt) {
     auto r = ResolveRegion(policy, region, false);
@@ -105,7 +115,7 @@ Status ApplyRow(FieldCodec& codec, const FieldPolicy& policy, const CsvHeader& h
     } else if (op == Operation::kRewrap) {
       bool did = false;
       std::string from, index;
-      s = codec.Rewrap(field, binding.record_id, value, out, did, from, index);
+      s = codec.Rewrap(field, binding, value, out, did, from, index);
       if (s.ok() && !index.empty()) {
         const int ic = header.Column(ParsePointer(field.index->path).value()[0]);
         result[ic] = index;
@@ -121,7 +131,7 @@ Status ApplyRow(FieldCodec& codec, const FieldPolicy& policy, const CsvHeader& h
       }
     } else {
       bool json_value = false;
-      s = codec.Decrypt(field, binding.record_id, value, plaintext, json_value);
+      s = codec.Decrypt(field, binding, value, plaintext, json_value);
       if (s.ok() && json_value) {
         s = Status(ErrorCode::kInvalidCiphertext, fmt::format("field {}: holds a JSON value, not CSV text", field.path));
       }
@@ -130,7 +140,12 @@ Status ApplyRow(FieldCodec& codec, const FieldPolicy& policy, const CsvHeader& h
         ++stats.fields_decrypted;
       }
     }
-    if (!s.ok()) {
+    if (s.code() == ErrorCode::kShredded && (op == Operation::kRewrap || on_denied != OnDenied::kFail)) {
+      // Unrecoverable by design: rewrap leaves it; decrypt keeps or redacts it as it would a denied field.
+      ++stats.shredded;
+      if (op == Operation::kRewrap || on_denied == OnDenied::kKeep) continue;
+      out = std::string(kRedactedMarker);
+    } else if (!s.ok()) {
       if (s.code() != ErrorCode::kDenied || on_denied == OnDenied::kFail) return s;
       ++stats.denied;
       if (on_denied == OnDenied::kKeep) continue;

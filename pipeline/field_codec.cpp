@@ -17,6 +17,38 @@ bool AlreadyEncrypted(std::string_view value, const PolicyField& field) {
   return header.ok() && header->first.mode == field.mode;
 }
 
+bool HasSubjectTag(std::string_view text) {
+  // The mode byte is the envelope's second byte: the first four base64url
+  // characters after the prefix hold bytes 0..2.
+  if (!IsTextCiphertext(text) || text.size() < kTextPrefix.size() + 4) return false;
+  auto sextet = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+  };
+  const std::string_view b = text.substr(kTextPrefix.size(), 4);
+  const int c1 = sextet(b[1]), c2 = sextet(b[2]);
+  if (c1 < 0 || c2 < 0) return false;
+  const int mode = ((c1 & 0x0F) << 4) | (c2 >> 2);
+  return (mode & kSubjectModeFlag) != 0;
+}
+
+const std::optional<std::string>& SubjectOf(const PolicyField& field, const RecordBinding& binding) {
+  static const std::optional<std::string> kNoSubject;
+  if (field.subject_slot < 0 || static_cast<std::size_t>(field.subject_slot) >= binding.subjects.size()) {
+    return kNoSubject;
+  }
+  return binding.subjects[static_cast<std::size_t>(field.subject_slot)];
+}
+
+Status MissingSubject(const PolicyField& field) {
+  return Status(ErrorCode::kInvalidArgument,
+                fmt::format("field {}: no subject at {} (a non-empty string or a number)", field.path, field.subject));
+}
+
 Status FieldError(const PolicyField& field, const Status& status) {
   return Status(status.code(), fmt::format("field {}: {}", field.path, status.ToString()));
 }
@@ -48,14 +80,25 @@ Status CheckBinding(const FieldPolicy& policy, const RecordBinding& binding) {
   return OkStatus();
 }
 
-FieldContext FieldCodec::Context(const PolicyField& field, const std::optional<std::string>& record_id) const {
+FieldContext FieldCodec::Context(const PolicyField& field, const RecordBinding& binding, bool subject_envelope) const {
+  if (subject_envelope) {
+    // A subject envelope is bound to the record id when it is random-mode
+    // and the policy names one, else to the subject id: a ciphertext moved
+    // to another subject's record then fails, and a deterministic value
+    // still equals the same subject's equal values (docs/policy.md).
+    if (field.mode == Mode::kRandom && has_record_id_) return FieldContext{field.path, binding.record_id};
+    return FieldContext{field.path, SubjectOf(field, binding)};
+  }
   // Deterministic fields are bound to the path only, so equal values join across records.
-  return FieldContext{field.path, field.mode == Mode::kRandom ? record_id : std::nullopt};
+  return FieldContext{field.path, field.mode == Mode::kRandom ? binding.record_id : std::nullopt};
 }
 
 Status FieldCodec::Encrypt(const PolicyField& field, const RecordBinding& binding, bool json_value,
                            std::string_view value, std::string& out) {
-  const FieldSpec spec{binding.region, field.key, field.label, field.mode};
+  const bool subject_field = !field.subject.empty();
+  const std::optional<std::string>& subject = SubjectOf(field, binding);
+  if (subject_field && !subject) return MissingSubject(field);
+  const FieldSpec spec{binding.region, field.key, field.label, field.mode, subject};
   std::string_view plaintext = value;
   if (json_value) {
     scratch_.clear();
@@ -63,15 +106,16 @@ Status FieldCodec::Encrypt(const PolicyField& field, const RecordBinding& bindin
     scratch_.append(value);
     plaintext = scratch_;
   }
-  const Status s = client_.EncryptAppend(spec, plaintext, Context(field, binding.record_id), out);
+  const Status s = client_.EncryptAppend(spec, plaintext, Context(field, binding, subject_field), out);
   if (json_value) OPENSSL_cleanse(scratch_.data(), scratch_.size());
   return s.ok() ? s : FieldError(field, s);
 }
 
-Status FieldCodec::Decrypt(const PolicyField& field, const std::optional<std::string>& record_id,
-                           std::string_view ciphertext, std::string& plaintext, bool& json_value) {
+Status FieldCodec::Decrypt(const PolicyField& field, const RecordBinding& binding, std::string_view ciphertext,
+                           std::string& plaintext, bool& json_value) {
   plaintext.clear();
-  const Status s = client_.DecryptAppend(ciphertext, Context(field, record_id), plaintext);
+  const bool subject_envelope = !field.subject.empty() && HasSubjectTag(ciphertext);
+  const Status s = client_.DecryptAppend(ciphertext, Context(field, binding, subject_envelope), plaintext);
   if (!s.ok()) return FieldError(field, s);
   json_value = !plaintext.empty() && plaintext.front() == kJsonValueTag;
   const std::string_view text = json_value ? std::string_view(plaintext).substr(1) : std::string_view(plaintext);
@@ -101,8 +145,7 @@ Result<std::pair<std::uint32_t, std::uint32_t>> FieldCodec::Primary(const Policy
   return primary;
 }
 
-Status FieldCodec::Rewrap(const PolicyField& field, const std::optional<std::string>& record_id,
-                          std::string_view ciphertext, std::string& out, bool& changed, std::string& from,
+Status FieldCodec::Rewrap(const PolicyField& field, const RecordBinding& binding, std::string_view ciphertext, std::string& out, bool& changed, std::string& from,
                           std::string& index) {
   changed = false;
   index.clear();
@@ -115,14 +158,21 @@ Status FieldCodec::Rewrap(const PolicyField& field, const std::optional<std::str
   if (!primary.ok()) return primary.status();
   // Authenticate before deciding: a forged header must not pass as "already primary".
   scratch_.clear();
-  Status s = client_.DecryptAppend(ciphertext, Context(field, record_id), scratch_);
+  const bool subject_field = !field.subject.empty();
+  Status s = client_.DecryptAppend(ciphertext, Context(field, binding, h.subject.has_value()), scratch_);
   if (!s.ok()) return FieldError(field, s);
-  if (h.key_id == primary->first && h.key_version == primary->second && h.mode == field.mode) {
+  if (h.key_id == primary->first && h.key_version == primary->second && h.mode == field.mode &&
+      h.subject.has_value() == subject_field) {
     OPENSSL_cleanse(scratch_.data(), scratch_.size());
     return OkStatus();
   }
-  s = client_.EncryptAppend(FieldSpec{h.region, field.key, field.label, field.mode}, scratch_,
-                            Context(field, record_id), out);
+  const std::optional<std::string>& subject = SubjectOf(field, binding);
+  if (subject_field && !subject) {
+    OPENSSL_cleanse(scratch_.data(), scratch_.size());
+    return MissingSubject(field);
+  }
+  s = client_.EncryptAppend(FieldSpec{h.region, field.key, field.label, field.mode, subject}, scratch_,
+                            Context(field, binding, subject_field), out);
   if (s.ok() && field.index) {
     const std::string_view value = !scratch_.empty() && scratch_.front() == kJsonValueTag
                                        ? std::string_view(scratch_).substr(1)

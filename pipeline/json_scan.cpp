@@ -59,6 +59,10 @@ PathTrie PathTrie::Build(const FieldPolicy& policy) {
   }
   if (!policy.record_id().empty()) trie.nodes[AddPath(trie, policy.record_id())].record_id = true;
   if (!policy.region().from.empty()) trie.nodes[AddPath(trie, policy.region().from)].region = true;
+  for (std::size_t i = 0; i < policy.subjects().size(); ++i) {
+    trie.nodes[AddPath(trie, policy.subjects()[i])].subject = static_cast<int>(i);
+  }
+  trie.subject_slots = policy.subjects().size();
   return trie;
 }
 
@@ -81,6 +85,7 @@ Status JsonScanner::Scan(std::string_view text, ScanResult& out) {
   out.duplicate_binding = false;
   out.root_close = kNone;
   if (trie_ != nullptr) out.index_values.assign(trie_->nodes.size(), {kNone, kNone});
+  out.subjects.assign(trie_ != nullptr ? trie_->subject_slots : 0, {kNone, kNone});
   if (active_.empty()) active_.resize(kMaxDepth + 2);
   active_[0].clear();
   if (trie_ != nullptr) active_[0].push_back(0);
@@ -123,6 +128,7 @@ void JsonScanner::Mark(std::size_t level, std::size_t begin, bool root_member) {
     };
     if (n.record_id) set(out_->record_id);
     if (n.region) set(out_->region);
+    if (n.subject >= 0) set(out_->subjects[static_cast<std::size_t>(n.subject)]);
     if (n.index_of >= 0 && root_member) set(out_->index_values[n.index_of]);
   }
 }

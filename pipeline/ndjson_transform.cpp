@@ -23,17 +23,62 @@ struct Splice {
 class NdjsonTransform final : public RecordTransform {
  public:
   NdjsonTransform(const Client& client, const FieldPolicy& policy, const PathTrie& trie, TransformOptions options)
-      : policy_(policy), codec_(client, policy), scanner_(&trie), options_(options) {}
+      : client_(client), policy_(policy), codec_(client, policy), scanner_(&trie), options_(options) {}
+
+  void Prepare(std::span<const std::string_view> records) override {
+    prepared_count_ = next_prepared_ = 0;
+    if (policy_.subjects().empty()) return;  // no per-subject keys to fetch
+    // Kept across chunks, so the scans' vectors are reused.
+    if (prepared_.size() < records.size()) prepared_.resize(records.size());
+    prepared_count_ = records.size();
+    specs_.clear();
+    ciphertexts_.clear();
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      Prepared& p = prepared_[i];
+      p.record = records[i];
+      p.scanned = scanner_.Scan(records[i], p.scan).ok();
+      if (!p.scanned || !p.scan.root_is_object || p.scan.duplicate_binding) continue;
+      RecordBinding binding;
+      if (!Bind(records[i], p.scan, binding, options_.operation != Operation::kDecrypt).ok()) continue;
+      for (const auto& v : p.scan.values) {
+        const PolicyField& field = policy_.fields()[v.field];
+        if (field.subject.empty()) continue;
+        const std::string_view text = records[i].substr(v.begin, v.end - v.begin);
+        const std::optional<std::string>& subject = SubjectOf(field, binding);
+        if (text == "null" || !subject) continue;
+        const bool ciphertext = text.front() == '"' && IsTextCiphertext(text.substr(1));
+        if (options_.operation != Operation::kEncrypt && ciphertext) {
+          ciphertexts_.push_back(text.substr(1, text.size() - 2));
+        }
+        // Rewrap re-encrypts under the primary version's subject key too.
+        if (options_.operation == Operation::kRewrap || !ciphertext) {
+          specs_.push_back(FieldSpec{binding.region, field.key, field.label, field.mode, subject});
+        }
+      }
+    }
+    if (options_.operation != Operation::kDecrypt && !specs_.empty()) client_.PrefetchKeys(specs_);
+    if (!ciphertexts_.empty()) client_.PrefetchKeysFor(ciphertexts_);
+  }
 
   Status Transform(std::string_view line, std::string& out, RecordStats& total) override {
-    SOVEREIGN_RETURN_IF_ERROR(scanner_.Scan(line, scan_));
+    // Prepare scanned the chunk's records already: take its result, in order.
+    if (next_prepared_ < prepared_count_ && prepared_[next_prepared_].record.data() == line.data() &&
+        prepared_[next_prepared_].scanned) {
+      std::swap(scan_, prepared_[next_prepared_++].scan);
+    } else {
+      if (next_prepared_ < prepared_count_) ++next_prepared_;
+      SOVEREIGN_RETURN_IF_ERROR(scanner_.Scan(line, scan_));
+    }
     if (!scan_.root_is_object) return Status(ErrorCode::kInvalidArgument, "record is not a JSON object");
     if (scan_.duplicate_binding) {
       return Status(ErrorCode::kInvalidArgument,
-                    "the record id, region or a blind index member appears more than once in the record");
+                    "the record id, region, a subject or a blind index member appears more than once in the record");
     }
     RecordBinding binding;
-    SOVEREIGN_RETURN_IF_ERROR(Bind(line, binding));
+    pending_indexes_.clear();
+    SOVEREIGN_RETURN_IF_ERROR(Bind(line, scan_, binding, options_.operation == Operation::kEncrypt));
+    // Decrypt needs no check: a random-mode field without its record id simply fails to open.
+    if (options_.operation == Operation::kEncrypt) SOVEREIGN_RETURN_IF_ERROR(CheckBinding(policy_, binding));
     arena_.clear();
     splices_.clear();
     RecordStats stats;
@@ -88,14 +133,20 @@ class NdjsonTransform final : public RecordTransform {
   }
 
  private:
-  // Bind finds the record's region and record id.
-  Status Bind(std::string_view line, RecordBinding& binding) {
-    // Only encryption needs the region: a ciphertext's header names its own.
-    if (options_.operation == Operation::kEncrypt) {
+  struct Prepared {
+    std::string_view record;
+    bool scanned = false;
+    ScanResult scan;
+  };
+
+  // Bind finds the record's region (when `resolve_region`: only encryption
+  // needs it, a ciphertext's header names its own), record id and subjects.
+  Status Bind(std::string_view line, const ScanResult& scan, RecordBinding& binding, bool resolve_region) {
+    if (resolve_region) {
       std::optional<std::string> region;
       bool not_a_string = false;
-      if (scan_.region.first != kNone) {
-        const std::string_view v = line.substr(scan_.region.first, scan_.region.second - scan_.region.first);
+      if (scan.region.first != kNone) {
+        const std::string_view v = line.substr(scan.region.first, scan.region.second - scan.region.first);
         if (v.front() == '"') {
           region.emplace();
           if (!UnescapeJsonString(v.substr(1, v.size() - 2), *region)) not_a_string = true;
@@ -107,21 +158,25 @@ class NdjsonTransform final : public RecordTransform {
       if (!r.ok()) return r.status();
       binding.region = std::move(r).value();
     }
-    if (scan_.record_id.first != kNone) {
-      const std::string_view v = line.substr(scan_.record_id.first, scan_.record_id.second - scan_.record_id.first);
-      if (v.front() == '"') {
-        binding.record_id.emplace();
-        // An empty id binds nothing (every such record would share it): it counts as missing, as in CSV.
-        if (!UnescapeJsonString(v.substr(1, v.size() - 2), *binding.record_id) || binding.record_id->empty()) {
-          binding.record_id.reset();
-        }
-      } else if (v.front() == '-' || (v.front() >= '0' && v.front() <= '9')) {
-        binding.record_id.emplace(v);
-      }
+    ReadId(line, scan.record_id, binding.record_id);
+    binding.subjects.resize(scan.subjects.size());
+    for (std::size_t i = 0; i < scan.subjects.size(); ++i) ReadId(line, scan.subjects[i], binding.subjects[i]);
+    return OkStatus();
+  }
+
+  // ReadId reads a record id or subject id: a non-empty string, or a
+  // number's JSON text; anything else (or nothing) leaves `id` empty.
+  static void ReadId(std::string_view line, std::pair<std::size_t, std::size_t> range, std::optional<std::string>& id) {
+    id.reset();
+    if (range.first == kNone) return;
+    const std::string_view v = line.substr(range.first, range.second - range.first);
+    if (v.front() == '"') {
+      id.emplace();
+      // An empty id binds nothing (every such record would share it): it counts as missing, as in CSV.
+      if (!UnescapeJsonString(v.substr(1, v.size() - 2), *id) || id->empty()) id.reset();
+    } else if (v.front() == '-' || (v.front() >= '0' && v.front() <= '9')) {
+      id.emplace(v);
     }
-    pending_indexes_.clear();
-    // Decrypt needs no check: a random-mode field without its record id simply fails to open.
-    return options_.operation == Operation::kEncrypt ? CheckBinding(policy_, binding) : OkStatus();
   }
 
   // StringContents gives the UTF-8 bytes of a JSON string value's text.
@@ -168,7 +223,7 @@ class NdjsonTransform final : public RecordTransform {
       bool changed = false;
       std::string from, index;
       arena_.push_back('"');
-      s = codec_.Rewrap(field, binding.record_id, ct, arena_, changed, from, index);
+      s = codec_.Rewrap(field, binding, ct, arena_, changed, from, index);
       if (s.ok() && changed) {
         arena_.push_back('"');
         if (!index.empty()) pending_indexes_.emplace_back(static_cast<int>(&field - policy_.fields().data()), index);
@@ -183,7 +238,7 @@ class NdjsonTransform final : public RecordTransform {
       }
     } else {
       bool json_value = false;
-      s = codec_.Decrypt(field, binding.record_id, ct, plaintext_, json_value);
+      s = codec_.Decrypt(field, binding, ct, plaintext_, json_value);
       if (s.ok()) {
         if (json_value) {
           // Valid JSON text has CR or LF only as whitespace: keep the record on one line.
@@ -196,6 +251,15 @@ class NdjsonTransform final : public RecordTransform {
       }
     }
     arena_.resize(mark);
+    if (s.code() == ErrorCode::kShredded &&
+        (options_.operation == Operation::kRewrap || options_.on_denied != OnDenied::kFail)) {
+      // Unrecoverable by design: rewrap leaves it; decrypt keeps or redacts it as it would a denied field.
+      ++stats.shredded;
+      if (options_.operation == Operation::kDecrypt && options_.on_denied == OnDenied::kRedact) {
+        AppendJsonString(kRedactedMarker, arena_);
+      }
+      return OkStatus();
+    }
     if (s.code() == ErrorCode::kDenied && options_.on_denied != OnDenied::kFail) {
       ++stats.denied;
       if (options_.on_denied == OnDenied::kRedact) AppendJsonString(kRedactedMarker, arena_);
@@ -204,6 +268,7 @@ class NdjsonTransform final : public RecordTransform {
     return s;
   }
 
+  const Client& client_;
   const FieldPolicy& policy_;
   FieldCodec codec_;
   JsonScanner scanner_;
@@ -212,6 +277,10 @@ class NdjsonTransform final : public RecordTransform {
   std::string arena_, unescaped_, plaintext_;
   std::vector<Splice> splices_;
   std::vector<std::pair<int, std::string>> pending_indexes_;  // (policy field, blind index)
+  std::vector<Prepared> prepared_;  // the chunk's scans, from Prepare
+  std::size_t prepared_count_ = 0, next_prepared_ = 0;
+  std::vector<FieldSpec> specs_;
+  std::vector<std::string_view> ciphertexts_;
 };
 
 }  // namespace

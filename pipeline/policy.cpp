@@ -1,6 +1,7 @@
 // FieldPolicy::Parse: the policy document, validated before any record is read.
 #include "sovereign/policy.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -42,7 +43,7 @@ bool Overlap(const std::vector<std::string>& a, const std::vector<std::string>& 
 
 Result<PolicyField> ParseField(const Json& entry, std::string_view source, const std::string& where) {
   if (!entry.is_object()) return PolicyError(source, where, "must be an object");
-  SOVEREIGN_RETURN_IF_ERROR(CheckMembers(entry, {"path", "key", "label", "mode", "index"}, source, where));
+  SOVEREIGN_RETURN_IF_ERROR(CheckMembers(entry, {"path", "key", "label", "mode", "index", "subject"}, source, where));
   PolicyField field;
   if (!entry.contains("path") || !entry["path"].is_string()) {
     return PolicyError(source, where, "needs \"path\", a JSON Pointer string");
@@ -106,6 +107,20 @@ Result<PolicyField> ParseField(const Json& entry, std::string_view source, const
       spec.options.normalization = *n;
     }
     field.index = std::move(spec);
+  }
+  if (entry.contains("subject")) {
+    const auto& subject = entry["subject"];
+    auto segs = subject.is_string() ? pipeline::ParsePointer(subject.get<std::string>())
+                                    : Result<std::vector<std::string>>(Status(ErrorCode::kInvalidArgument, ""));
+    if (!segs.ok() || segs->empty() || pipeline::HasWildcard(*segs)) {
+      return PolicyError(source, at, "\"subject\" must be a JSON Pointer to one member, without wildcards (e.g. \"/user_id\")");
+    }
+    if (field.index) {
+      return PolicyError(source, at,
+                         "a field with a \"subject\" cannot have an \"index\": the index is keyed by the key version, "
+                         "so shredding the subject would leave it behind");
+    }
+    field.subject = subject.get<std::string>();
   }
   return field;
 }
@@ -194,6 +209,32 @@ Result<FieldPolicy> FieldPolicy::Parse(std::string_view json_text, std::string_v
     }
     policy.fields_.push_back(std::move(field).value());
   }
+  // Subjects are read in clear at encrypt and rewrap (and bind at decrypt),
+  // so no field may cover one; fields naming the same pointer share a slot.
+  std::vector<std::string> subject_pointers;
+  for (std::size_t i = 0; i < policy.fields_.size(); ++i) {
+    auto& f = policy.fields_[i];
+    if (f.subject.empty()) continue;
+    const std::string at = fmt::format("fields[{}] ({})", i, f.path);
+    const std::vector<std::string> sseg = pipeline::ParsePointer(f.subject).value();
+    for (const auto& g : policy.fields_) {
+      if (Overlap(g.segments, sseg)) {
+        return PolicyError(source, at,
+                           fmt::format("subject {} is covered by field {}; it must stay in clear to pick the subject key",
+                                       f.subject, g.path));
+      }
+      if (g.index && Overlap(pipeline::ParsePointer(g.index->path).value(), sseg)) {
+        return PolicyError(source, at, fmt::format("subject {} is the index member of field {}", f.subject, g.path));
+      }
+    }
+    auto slot = std::find(subject_pointers.begin(), subject_pointers.end(), f.subject);
+    if (slot == subject_pointers.end()) {
+      subject_pointers.push_back(f.subject);
+      policy.subjects_.push_back(sseg);
+      slot = subject_pointers.end() - 1;
+    }
+    f.subject_slot = static_cast<int>(slot - subject_pointers.begin());
+  }
   for (std::size_t i = 0; i < policy.fields_.size(); ++i) {
     const auto& f = policy.fields_[i];
     if (!f.index) continue;
@@ -227,6 +268,7 @@ void RecordStats::Add(const RecordStats& o) {
   fields_rewrapped += o.fields_rewrapped;
   fields_skipped += o.fields_skipped;
   denied += o.denied;
+  shredded += o.shredded;
   for (const auto& [k, v] : o.rewrapped_from) rewrapped_from[k] += v;
 }
 

@@ -72,6 +72,16 @@ Result<RecordBinding> Bind(const FieldPolicy& policy, const J& record, bool encr
       else if (id->is_number()) binding.record_id = id->dump();
     }
   }
+  for (const auto& pointer : policy.subjects()) {
+    auto& subject = binding.subjects.emplace_back();
+    if (const J* v = Find(record, pointer); v != nullptr) {
+      if (v->is_string() && !v->template get_ref<const std::string&>().empty()) {
+        subject = v->template get<std::string>();
+      } else if (v->is_number()) {
+        subject = v->dump();
+      }
+    }
+  }
   if (encrypting) SOVEREIGN_RETURN_IF_ERROR(pipeline::CheckBinding(policy, binding));
   return binding;
 }
@@ -120,7 +130,7 @@ Result<RecordStats> Apply(const Client& client, const FieldPolicy& policy, J& re
       if (op == Op::kRewrap) {
         bool changed = false;
         std::string from, index;
-        s = codec.Rewrap(field, binding->record_id, ct, text, changed, from, index);
+        s = codec.Rewrap(field, *binding, ct, text, changed, from, index);
         if (s.ok() && changed) {
           if (!index.empty()) indexes.emplace_back(field.index->path, index);
           value = text;
@@ -131,11 +141,17 @@ Result<RecordStats> Apply(const Client& client, const FieldPolicy& policy, J& re
         }
       } else {
         bool json_value = false;
-        s = codec.Decrypt(field, binding->record_id, ct, plaintext, json_value);
+        s = codec.Decrypt(field, *binding, ct, plaintext, json_value);
         if (s.ok()) {
           value = json_value ? J::parse(plaintext) : J(plaintext);
           ++stats.fields_decrypted;
         }
+      }
+      if (s.code() == ErrorCode::kShredded && (op == Op::kRewrap || on_denied != OnDenied::kFail)) {
+        // Unrecoverable by design: rewrap leaves it; decrypt keeps or redacts it as it would a denied field.
+        ++stats.shredded;
+        if (op == Op::kUnprotect && on_denied == OnDenied::kRedact) value = std::string(kRedactedMarker);
+        return;
       }
       if (s.code() == ErrorCode::kDenied && on_denied != OnDenied::kFail) {
         ++stats.denied;

@@ -48,9 +48,17 @@ void AppendDeadLetter(std::uint64_t line, const Status& reason, std::string_view
   dead.append("}\n");
 }
 
-void Process(Format format, RecordTransform& transform, bool with_record, Slot& slot) {
+// Records is a worker's scratch list of one chunk's records and their lines.
+struct Records {
+  std::vector<std::string_view> views;
+  std::vector<std::uint64_t> lines;
+};
+
+void Process(Format format, RecordTransform& transform, bool with_record, Slot& slot, Records& records) {
   std::string_view data = slot.in.data;
   std::uint64_t line = slot.in.first_line;
+  records.views.clear();
+  records.lines.clear();
   while (!data.empty()) {
     std::uint64_t lines = 1;
     std::string_view record = NextRecord(format, data, lines);
@@ -58,13 +66,19 @@ void Process(Format format, RecordTransform& transform, bool with_record, Slot& 
     line += lines;
     if (format == Format::kCsv && !record.empty() && record.back() == '\r') record.remove_suffix(1);
     if (record.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank lines are not records
+    records.views.push_back(record);
+    records.lines.push_back(at);
+  }
+  transform.Prepare(records.views);
+  for (std::size_t i = 0; i < records.views.size(); ++i) {
+    const std::string_view record = records.views[i];
     ++slot.summary.records_in;
     const Status s = transform.Transform(record, slot.out, slot.summary.stats);
     if (s.ok()) {
       ++slot.summary.records_out;
     } else {
       ++slot.summary.dead_letter;
-      AppendDeadLetter(at, s, record, with_record, slot.dead);
+      AppendDeadLetter(records.lines[i], s, record, with_record, slot.dead);
     }
   }
   slot.in.data.clear();
@@ -105,6 +119,7 @@ Result<StreamSummary> RunStream(RecordReader& reader, Format format, int out_fd,
   std::vector<std::thread> workers;
   for (unsigned i = 0; i < threads; ++i) {
     workers.emplace_back([&, i] {
+      Records records;
       while (true) {
         Slot* slot;
         {
@@ -114,7 +129,7 @@ Result<StreamSummary> RunStream(RecordReader& reader, Format format, int out_fd,
           slot = queue.front();
           queue.pop_front();
         }
-        Process(format, *transforms[i], options.dead_letter_records, *slot);
+        Process(format, *transforms[i], options.dead_letter_records, *slot, records);
         {
           std::lock_guard lock(mu);
           slot->done = true;

@@ -93,6 +93,7 @@ std::string Summary(Operation op, const pipeline::StreamSummary& s, double secon
   }
   j["fields_skipped"] = s.stats.fields_skipped;
   j["denied"] = s.stats.denied;
+  if (op != Operation::kEncrypt) j["shredded"] = s.stats.shredded;
   j["seconds"] = std::round(seconds * 1000) / 1000;
   return j.dump() + "\n";
 }
@@ -232,7 +233,8 @@ void AddPipelineCommands(CLI::App& app) {
     on->excludes(off);
     if (c.op != Operation::kEncrypt) {
       cmd->add_option("--on-denied", args->on_denied,
-                      "Fields this principal may not decrypt: keep (ciphertext), redact (" +
+                      "Fields this principal may not decrypt, and (decrypt only) fields whose subject was shredded: "
+                      "keep (ciphertext), redact (" +
                           std::string(kRedactedMarker) + ") or fail (record to dead-letter)")
           ->check(CLI::IsMember({"keep", "redact", "fail"}))
           ->capture_default_str();

@@ -48,6 +48,11 @@ struct PolicyField {
   std::string label;                  // defaults to the last non-wildcard segment
   Mode mode = Mode::kRandom;
   std::optional<PolicyIndex> index;
+  // The pointer to the data subject's id ("/user_id"), "" when the field is
+  // not encrypted under per-subject keys; subject_slot indexes
+  // FieldPolicy::subjects() (fields naming the same pointer share a slot).
+  std::string subject;
+  int subject_slot = -1;
 };
 
 // RegionRule picks the region of a record: the string at `from` when present,
@@ -82,21 +87,26 @@ class SOVEREIGN_EXPORT FieldPolicy {
   const std::filesystem::path& base_dir() const { return base_dir_; }
   // has_random_fields() says whether any field needs a record id.
   bool has_random_fields() const;
+  // subjects() is the distinct subject pointers of the fields, as unescaped
+  // segments; a field's subject_slot indexes it. Empty: no subject fields.
+  const std::vector<std::vector<std::string>>& subjects() const { return subjects_; }
 
  private:
   std::vector<PolicyField> fields_;
   RegionRule region_;
   std::vector<std::string> record_id_;
   std::string record_id_pointer_;
+  std::vector<std::vector<std::string>> subjects_;
   std::string keystores_ = "{}";
   std::filesystem::path base_dir_;
 };
 
-// OnDenied says what Unprotect does with a field this principal may not decrypt.
+// OnDenied says what Unprotect does with a field this principal may not
+// decrypt, and with a field whose subject was shredded (counted apart).
 enum class OnDenied : std::uint8_t {
   kKeep = 0,    // leave the ciphertext in place
   kRedact = 1,  // replace it with kRedactedMarker
-  kFail = 2,    // fail the whole record (kDenied)
+  kFail = 2,    // fail the whole record (kDenied, or kShredded)
 };
 
 // RecordStats counts what happened to the fields of one or more records.
@@ -108,6 +118,9 @@ struct RecordStats {
   // Rewrap: already under the primary version.
   std::uint64_t fields_skipped = 0;
   std::uint64_t denied = 0;
+  // Decrypt and rewrap: fields whose subject key was shredded
+  // (kShredded); they are unrecoverable by design.
+  std::uint64_t shredded = 0;
   // Rewrap: fields rewrapped, by the key version they had ("us/users/v1").
   std::map<std::string, std::uint64_t> rewrapped_from;
 
@@ -115,18 +128,20 @@ struct RecordStats {
 };
 
 // Protect encrypts every value of `record` at a policy path (see
-// docs/policy.md for values, binding and indexes). All or nothing: on error
-// `record` is unchanged and the message names the field path, never a value.
-// Errors: kInvalidArgument (no record id, no region, bad value),
+// docs/policy.md for values, binding, subjects and indexes). All or nothing:
+// on error `record` is unchanged and the message names the field path, never
+// a value. Errors: kInvalidArgument (no record id, no region, no subject for
+// a subject field, bad value), kShredded (the record's subject was shredded),
 // kWrongRegion (no keystore for the record's region), and Client errors.
 SOVEREIGN_EXPORT Result<RecordStats> Protect(const Client& client, const FieldPolicy& policy,
                                              nlohmann::ordered_json& record);
 SOVEREIGN_EXPORT Result<RecordStats> Protect(const Client& client, const FieldPolicy& policy, nlohmann::json& record);
 
 // Unprotect decrypts every Sovereign ciphertext at a policy path and restores
-// its JSON type. Denied fields follow `on_denied`. All or nothing.
-// Errors: kInvalidCiphertext (names the path), kDenied (with OnDenied::kFail),
-// and Client errors.
+// its JSON type. Denied fields, and fields whose subject was shredded
+// (counted in `shredded`), follow `on_denied`. All or nothing.
+// Errors: kInvalidCiphertext (names the path), kDenied or kShredded (with
+// OnDenied::kFail), and Client errors.
 SOVEREIGN_EXPORT Result<RecordStats> Unprotect(const Client& client, const FieldPolicy& policy,
                                                nlohmann::ordered_json& record, OnDenied on_denied = OnDenied::kKeep);
 SOVEREIGN_EXPORT Result<RecordStats> Unprotect(const Client& client, const FieldPolicy& policy, nlohmann::json& record,
@@ -135,7 +150,9 @@ SOVEREIGN_EXPORT Result<RecordStats> Unprotect(const Client& client, const Field
 // Rewrap re-encrypts every ciphertext at a policy path that is not under its
 // key's primary version, with the same binding; the plaintext never leaves
 // the process. Ciphertexts already at the primary version are left byte for
-// byte. All or nothing.
+// byte, and so are shredded ones (counted in `shredded`: nobody can
+// re-encrypt them). A subject field is re-encrypted for the subject read
+// from the record. All or nothing.
 SOVEREIGN_EXPORT Result<RecordStats> Rewrap(const Client& client, const FieldPolicy& policy,
                                             nlohmann::ordered_json& record);
 

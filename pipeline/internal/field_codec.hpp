@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <vector>
 
 #include "sovereign/client.hpp"
 #include "sovereign/policy.hpp"
@@ -24,6 +25,10 @@ inline constexpr char kJsonValueTag = '\xFF';
 struct RecordBinding {
   std::string region;
   std::optional<std::string> record_id;
+  // Per FieldPolicy::subjects() slot: the subject id at that pointer (a
+  // non-empty string, or a number's JSON text); nullopt when missing, null,
+  // empty or of another type.
+  std::vector<std::optional<std::string>> subjects;
 };
 
 // ResolveRegion applies the policy's region rule to the record's region
@@ -40,7 +45,8 @@ Status CheckBinding(const FieldPolicy& policy, const RecordBinding& binding);
 // one per worker thread.
 class FieldCodec {
  public:
-  FieldCodec(const Client& client, const FieldPolicy& /*policy*/) : client_(client) {}
+  FieldCodec(const Client& client, const FieldPolicy& policy)
+      : client_(client), has_record_id_(!policy.record_id().empty()) {}
 
   // Encrypt appends the text ciphertext of a value to `out`: `json_value`
   // false means `value` is a string's UTF-8 bytes, true means JSON text.
@@ -51,7 +57,7 @@ class FieldCodec {
   // `json_value`. Errors keep the Client's code, with a message naming the
   // field path; kInvalidCiphertext also for a plaintext that is not valid
   // UTF-8 or not a JSON value.
-  Status Decrypt(const PolicyField& field, const std::optional<std::string>& record_id, std::string_view ciphertext,
+  Status Decrypt(const PolicyField& field, const RecordBinding& binding, std::string_view ciphertext,
                  std::string& plaintext, bool& json_value);
 
   // Rewrap appends to `out` the ciphertext re-encrypted under the primary
@@ -59,17 +65,23 @@ class FieldCodec {
   // nothing when it is already there. `from` names the old version. When
   // the field has an index and changed, `index` gets the blind index under
   // the new primary version (indexes follow rotation like ciphertexts).
-  Status Rewrap(const PolicyField& field, const std::optional<std::string>& record_id, std::string_view ciphertext,
+  // A subject field is re-encrypted for the subject read from the record
+  // (binding.subjects), which also moves a value encrypted before the
+  // policy named a subject under that subject's key.
+  Status Rewrap(const PolicyField& field, const RecordBinding& binding, std::string_view ciphertext,
                 std::string& out, bool& changed, std::string& from, std::string& index);
 
   // Index returns the blind index of a value's plaintext.
   Result<std::string> Index(const PolicyField& field, const std::string& region, std::string_view plaintext);
 
  private:
-  FieldContext Context(const PolicyField& field, const std::optional<std::string>& record_id) const;
+  // Context is the associated data of a field's value; `subject_envelope`
+  // says whether the envelope is (or will be) under a per-subject key.
+  FieldContext Context(const PolicyField& field, const RecordBinding& binding, bool subject_envelope) const;
   Result<std::pair<std::uint32_t, std::uint32_t>> Primary(const PolicyField& field, const std::string& region);
 
   const Client& client_;
+  bool has_record_id_;
   std::string scratch_;
   std::map<std::tuple<std::string, std::string, std::string, Mode>, std::pair<std::uint32_t, std::uint32_t>> primary_;
 };
@@ -78,6 +90,17 @@ class FieldCodec {
 // for `field`'s mode (text form, a header that parses, a body long enough),
 // so encrypting skips it. A plaintext that merely starts with "sov1:" is not.
 bool AlreadyEncrypted(std::string_view value, const PolicyField& field);
+
+// HasSubjectTag reports whether a text-form ciphertext's mode byte has the
+// subject flag; false for anything that is not a ciphertext.
+bool HasSubjectTag(std::string_view text);
+
+// SubjectOf returns the subject id of `field` in `binding`: nullopt when the
+// field has no subject or the record has none.
+const std::optional<std::string>& SubjectOf(const PolicyField& field, const RecordBinding& binding);
+
+// MissingSubject is the error of a subject field whose record has no subject.
+Status MissingSubject(const PolicyField& field);
 
 // FieldError wraps a Client error with the policy path of the field.
 Status FieldError(const PolicyField& field, const Status& status);

@@ -17,8 +17,8 @@ namespace sovereign::pipeline {
 inline constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 inline constexpr int kMaxDepth = 256;
 
-// PathTrie holds the policy's field paths, record id, region source and
-// index members as a trie over path segments ("*" edges match anything).
+// PathTrie holds the policy's field paths, record id, region source,
+// subject pointers and index members as a trie over path segments ("*" edges match anything).
 struct PathTrie {
   struct Node {
     std::vector<std::pair<std::string, int>> children;
@@ -27,8 +27,10 @@ struct PathTrie {
     int index_of = -1;     // policy field index whose blind index is written here
     bool record_id = false;
     bool region = false;
+    int subject = -1;      // FieldPolicy::subjects() slot whose subject id is here
   };
   std::vector<Node> nodes{Node{}};  // nodes[0] is the root
+  std::size_t subject_slots = 0;
 
   static PathTrie Build(const FieldPolicy& policy);
   int Child(int node, std::string_view name) const;
@@ -45,9 +47,11 @@ struct ScanResult {
   std::vector<Value> values;  // document order
   std::pair<std::size_t, std::size_t> record_id{kNone, kNone};
   std::pair<std::size_t, std::size_t> region{kNone, kNone};
+  // Per FieldPolicy::subjects() slot: the range of the subject id's value.
+  std::vector<std::pair<std::size_t, std::size_t>> subjects;
   // Per policy field: the value range of its existing index member, if any.
   std::vector<std::pair<std::size_t, std::size_t>> index_values;
-  // A record id, region or blind index member met more than once (duplicate
+  // A record id, region, subject or blind index member met more than once (duplicate
   // member names): which one counts is ambiguous, so the record is refused.
   bool duplicate_binding = false;
   bool root_is_object = false;

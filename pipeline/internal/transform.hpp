@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,14 @@ class RecordTransform {
   // the dead-letter output, leaving `out` and `stats` unchanged. Reasons
   // name paths and byte offsets, never values.
   virtual Status Transform(std::string_view record, std::string& out, RecordStats& stats) = 0;
+
+  // Prepare is called with every record of a chunk before Transform is
+  // called for them, in the same order: it fetches in a few batches the
+  // per-subject keys the chunk needs (Client::PrefetchKeys / PrefetchKeysFor),
+  // instead of one keystore round trip per new subject. The views stay
+  // valid until the last of those Transform calls. Purely an optimisation:
+  // a record it cannot make sense of is left to Transform to refuse.
+  virtual void Prepare(std::span<const std::string_view> /*records*/) {}
 };
 
 // NewNdjsonTransform splices one JSON object per line: bytes outside policy
