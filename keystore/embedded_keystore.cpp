@@ -416,11 +416,15 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
     if (!tx.ok()) return fail_all(tx.status());
     std::vector<PreparedIssue> prepared;
     std::vector<AuditEvent> events;
+    GroupSecrets secrets;
     prepared.reserve(group.size());
     for (IssueRequest* r : group) {
       // A savepoint per request: an error undoes only that request's changes.
       if (Status s = catalog().db().Exec("SAVEPOINT issue"); !s.ok()) return fail_all(s);
-      prepared.push_back(PrepareIssue(files_, *r, now, options_.field_key_ttl));
+      prepared.push_back(PrepareIssue(files_, *r, now, options_.field_key_ttl, secrets));
+      // A rolled-back request may have created a subject secret that is now
+      // gone: nothing it cached may serve the next request.
+      if (!prepared.back().event) secrets.Clear();
       Status s = prepared.back().event ? OkStatus() : catalog().db().Exec("ROLLBACK TO issue");
       if (s.ok()) s = catalog().db().Exec("RELEASE issue");
       if (!s.ok()) return fail_all(s);

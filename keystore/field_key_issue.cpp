@@ -17,6 +17,7 @@ namespace {
 struct Ctx {
   KeystoreFiles& files;
   std::chrono::seconds ttl;
+  GroupSecrets& secrets;
 };
 
 PreparedIssue Refused(AuditEvent event, Status why) {
@@ -47,15 +48,21 @@ PreparedIssue Prepare(Ctx& c, AuditEvent event, TimePoint now, const KeyRow& key
                    Status(ErrorCode::kKeyVersionUnusable,
                           fmt::format("key '{}' version {} is {}", key.name, version, KeyVersionStateName(state))));
   }
-  auto secret = UnwrapSecret(c.files.root_key, KeyVersionAssociatedData(c.files.region, key.id, version),
-                             *(*row)->wrapped, fmt::format("key '{}' version {}", key.name, version));
-  if (!secret.ok()) return Refused(std::move(event), secret.status());
+  const std::uint64_t id = std::uint64_t{key.id} << 32 | version;
+  auto cached = c.secrets.version_secrets.find(id);
+  if (cached == c.secrets.version_secrets.end()) {
+    auto unwrapped = UnwrapSecret(c.files.root_key, KeyVersionAssociatedData(c.files.region, key.id, version),
+                                  *(*row)->wrapped, fmt::format("key '{}' version {}", key.name, version));
+    if (!unwrapped.ok()) return Refused(std::move(event), unwrapped.status());
+    cached = c.secrets.version_secrets.insert_or_assign(id, std::move(unwrapped).value()).first;
+  }
+  const SecretBytes* secret = &cached->second;
   Result<SecretBytes> field_key = Status(ErrorCode::kInternal, "no field key derived");
   if (subject) {
     // A subject key is made on first use for encryption (by name) only; a
     // decryption naming a tag the catalog does not hold is refused.
     field_key = SubjectFieldKey(c.files, key, version, *secret, *subject, mode, label, /*create=*/primary, now,
-                                &event.subject_created);
+                                &event.subject_created, &c.secrets);
     const ErrorCode code = field_key.ok() ? ErrorCode::kOk : field_key.status().code();
     if (code == ErrorCode::kShredded || code == ErrorCode::kKeyNotFound) {
       return Refused(std::move(event), field_key.status());
@@ -106,7 +113,7 @@ PreparedIssue PrepareByName(Ctx& c, const IssueRequest& r, TimePoint now) {
   }
   std::optional<SubjectTag> tag;
   if (r.subject) {
-    auto tagged = TagSubject(c.files, **key, *r.subject, now);
+    auto tagged = TagSubject(c.files, **key, *r.subject, now, &c.secrets);
     if (!tagged.ok()) return Failed(tagged.status());
     tag = *tagged;
     event.subject = HexTag(*tag);
@@ -142,8 +149,8 @@ PreparedIssue PrepareById(Ctx& c, const IssueRequest& r, TimePoint now) {
 }  // namespace
 
 PreparedIssue PrepareIssue(KeystoreFiles& files, const IssueRequest& request, TimePoint now,
-                           std::chrono::seconds ttl) {
-  Ctx c{files, ttl};
+                           std::chrono::seconds ttl, GroupSecrets& secrets) {
+  Ctx c{files, ttl, secrets};
   return request.by_name ? PrepareByName(c, request, now) : PrepareById(c, request, now);
 }
 

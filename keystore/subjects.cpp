@@ -2,6 +2,7 @@
 #include "keystore/internal/subjects.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -41,9 +42,22 @@ Result<SecretBytes> WrappingKey(const SecretBytes& version_secret) {
 
 }  // namespace
 
-Result<SubjectTag> TagSubject(KeystoreFiles& files, const KeyRow& key, std::string_view subject, TimePoint now) {
-  auto secret = LoadSubjectSecret(files, key, now);
-  if (!secret.ok()) return secret.status();
+Result<SubjectTag> TagSubject(KeystoreFiles& files, const KeyRow& key, std::string_view subject, TimePoint now,
+                              GroupSecrets* cache) {
+  const SecretBytes* secret = nullptr;
+  std::optional<SecretBytes> loaded;
+  if (cache != nullptr) {
+    if (auto it = cache->subject_secrets.find(key.id); it != cache->subject_secrets.end()) secret = &it->second;
+  }
+  if (secret == nullptr) {
+    auto fresh = LoadSubjectSecret(files, key, now);
+    if (!fresh.ok()) return fresh.status();
+    if (cache != nullptr) {
+      secret = &cache->subject_secrets.insert_or_assign(key.id, std::move(fresh).value()).first->second;
+    } else {
+      secret = &loaded.emplace(std::move(fresh).value());
+    }
+  }
   auto mac = internal::HmacSha256::New(secret->bytes(InsecureSecretKeyAccess::Get()));
   if (!mac.ok()) return mac.status();
   std::array<std::uint8_t, internal::kSha256Size> full;
@@ -55,7 +69,8 @@ Result<SubjectTag> TagSubject(KeystoreFiles& files, const KeyRow& key, std::stri
 
 Result<SecretBytes> SubjectFieldKey(KeystoreFiles& files, const KeyRow& key, std::uint32_t version,
                                     const SecretBytes& version_secret, const SubjectTag& tag, Mode mode,
-                                    std::string_view label, bool create, TimePoint now, bool* created) {
+                                    std::string_view label, bool create, TimePoint now, bool* created,
+                                    GroupSecrets* cache) {
   *created = false;
   auto shredded = files.catalog.IsShredded(key.id, tag);
   if (!shredded.ok()) return shredded.status();
@@ -64,15 +79,25 @@ Result<SecretBytes> SubjectFieldKey(KeystoreFiles& files, const KeyRow& key, std
                   fmt::format("subject {} of key '{}' was shredded: its fields are unrecoverable", HexTag(tag),
                               key.name));
   }
-  auto wrapping = WrappingKey(version_secret);
-  if (!wrapping.ok()) return wrapping.status();
+  const std::uint64_t id = std::uint64_t{key.id} << 32 | version;
+  const SecretBytes* wrapping_key = nullptr;
+  std::optional<SecretBytes> derived;
+  if (cache != nullptr) {
+    if (auto it = cache->wrapping_keys.find(id); it != cache->wrapping_keys.end()) wrapping_key = &it->second;
+  }
+  if (wrapping_key == nullptr) {
+    auto fresh = WrappingKey(version_secret);
+    if (!fresh.ok()) return fresh.status();
+    wrapping_key = cache != nullptr ? &cache->wrapping_keys.insert_or_assign(id, std::move(fresh).value()).first->second
+                                    : &derived.emplace(std::move(fresh).value());
+  }
   const AssociatedData ad = SubjectKeyAssociatedData(files.region, key.id, version, tag);
   const std::string what = fmt::format("key '{}' version {} subject {}", key.name, version, HexTag(tag));
   auto wrapped = files.catalog.FindSubjectKey(key.id, version, tag);
   if (!wrapped.ok()) return wrapped.status();
   std::optional<SecretBytes> subject_key;
   if (*wrapped) {
-    auto opened = UnwrapSecret(*wrapping, ad, **wrapped, what);
+    auto opened = UnwrapSecret(*wrapping_key, ad, **wrapped, what);
     if (!opened.ok()) return opened.status();
     subject_key = std::move(opened).value();
   } else if (!create) {
@@ -80,7 +105,7 @@ Result<SecretBytes> SubjectFieldKey(KeystoreFiles& files, const KeyRow& key, std
                   fmt::format("key '{}' version {} has no key for subject {}", key.name, version, HexTag(tag)));
   } else {
     subject_key = SecretBytes::Random(kSubjectKeySize);
-    auto sealed = WrapSecret(*wrapping, ad, *subject_key);
+    auto sealed = WrapSecret(*wrapping_key, ad, *subject_key);
     if (!sealed.ok()) return sealed.status();
     SOVEREIGN_RETURN_IF_ERROR(files.catalog.InsertSubjectKey(key.id, version, tag, *sealed, now));
     *created = true;

@@ -14,6 +14,7 @@
 #include "keystore/internal/audit_log.hpp"
 #include "keystore/internal/issue_queue.hpp"
 #include "keystore/internal/keystore_dir.hpp"
+#include "keystore/internal/subjects.hpp"
 #include "sovereign/key_source.hpp"
 #include "sovereign/status.hpp"
 
@@ -33,7 +34,8 @@ struct PreparedIssue {
 // PrepareIssue prepares `request`. The caller holds a BEGIN IMMEDIATE
 // transaction on `files.catalog`; `now` is the group's time (entries and
 // expiry).
+// `secrets` is the group's cache of unwrapped secrets (see GroupSecrets).
 PreparedIssue PrepareIssue(KeystoreFiles& files, const IssueRequest& request, TimePoint now,
-                           std::chrono::seconds ttl);
+                           std::chrono::seconds ttl, GroupSecrets& secrets);
 
 }  // namespace sovereign::keystore_internal
