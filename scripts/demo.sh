@@ -105,10 +105,28 @@ run "$sovereign" encrypt --policy "$work/users.policy.json" --in "$work/users.nd
 cut -c1-230 "$work/users.enc.ndjson" | sed 's/$/…/'
 run "$sovereign" decrypt --policy "$work/users.policy.json" --in "$work/users.enc.ndjson"
 
-step "8. Every key use and change is in the hash-chained, MAC'd audit log"
+step "8. The right to erasure: each user's fields under the user's own key; shredding one erases them everywhere"
+cat > "$work/users.subject.policy.json" <<POLICY
+{
+  "keystores": {"us": {"dir": "$SOVEREIGN_KEYSTORE"}},
+  "region": "us",
+  "record_id": "/id",
+  "fields": [
+    {"path": "/email", "key": "users", "subject": "/id"},
+    {"path": "/ssn", "key": "users", "subject": "/id"},
+    {"path": "/address/*", "key": "users", "label": "address", "subject": "/id"}
+  ]
+}
+POLICY
+run "$sovereign" encrypt --policy "$work/users.subject.policy.json" --in "$work/users.ndjson" --out "$work/users.subj.ndjson"
+run "$sovereign" subjects shred --key users --subject u-1002 --reason "erasure request 4521"
+echo "u-1002's fields are now unrecoverable wherever copies of them live; u-1001 is untouched:"
+run "$sovereign" decrypt --policy "$work/users.subject.policy.json" --in "$work/users.subj.ndjson" --on-denied redact
+
+step "9. Every key use and change is in the hash-chained, MAC'd audit log"
 tail -n 3 "$SOVEREIGN_KEYSTORE/audit.log" | cut -c1-160 | sed 's/$/…/'
 
-step "9. The keystore as a regional service: a PKI with SPIFFE identities, mTLS on loopback"
+step "10. The keystore as a regional service: a PKI with SPIFFE identities, mTLS on loopback"
 pki=$work/pki
 mkdir -p "$pki"
 (
@@ -156,13 +174,13 @@ as() { # who, then a sovereign command
     "$sovereign" "$@"
 }
 
-step "10. The US application reads the records through the keystore service"
+step "11. The US application reads the records through the keystore service"
 for id in u-1001 u-1002; do
   printf '%s: ssn=%s\n' "$id" \
     "$(printf '%s' "${stored[$id,ssn]}" | as us-app field decrypt --path /ssn --record-id "$id")"
 done
 
-step "11. The offshore engineer sees only ciphertext, and may still add data"
+step "12. The offshore engineer sees only ciphertext, and may still add data"
 for id in u-1001 u-1002; do
   printf '%s: ssn (keep)   = %s\n' "$id" \
     "$(printf '%s' "${stored[$id,ssn]}" | as cn-alice field decrypt --path /ssn --record-id "$id" --on-denied keep | cut -c1-40)…"
@@ -179,7 +197,7 @@ echo "alice encrypted a new phone number (remotely; no key reached her): ${new_p
 printf 'and the US application reads it: %s\n' \
   "$(printf '%s' "$new_phone" | as us-app field decrypt --path /phone --record-id u-1004)"
 
-step "12. Every lease, remote operation and denial was audited; the log verifies"
+step "13. Every lease, remote operation and denial was audited; the log verifies"
 grep -c '"outcome":"denied"' "$SOVEREIGN_KEYSTORE/audit.log" | sed 's/^/denied requests recorded: /'
 kill $serve_pid
 wait $serve_pid 2>/dev/null || true
