@@ -340,14 +340,7 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
   // key (`keystore rotate-root` ran since it opened): a version wrapped under
   // the old key would be lost with it.
   Status AddVersion(std::uint32_t key_id, std::uint32_t version, TimePoint now) {
-    auto meta = catalog().ReadMeta();
-    if (!meta.ok()) return meta.status();
-    auto check = RootKeyCheckValue(files_.root_key, region());
-    if (!check.ok()) return check.status();
-    if (*check != meta->root_key_check) {
-      return Status(ErrorCode::kFailedPrecondition,
-                    "the keystore's root key was rotated since it was opened: reopen it (restart the service)");
-    }
+    SOVEREIGN_RETURN_IF_ERROR(CheckRootKeyCurrent(files_));
     SecretBytes secret = SecretBytes::Random(kVersionSecretSize);
     auto wrapped = WrapSecret(files_.root_key, KeyVersionAssociatedData(region(), key_id, version), secret);
     if (!wrapped.ok()) return wrapped.status();

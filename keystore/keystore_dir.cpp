@@ -183,6 +183,18 @@ Result<AuditVerification> VerifyKeystoreAuditLog(const fs::path& dir, const fs::
   return VerifyAuditLog(log.empty() ? files->dir / kAuditLogFileName : log, files->audit_key, *head);
 }
 
+Status CheckRootKeyCurrent(KeystoreFiles& files) {
+  auto meta = files.catalog.ReadMeta();
+  if (!meta.ok()) return meta.status();
+  auto check = RootKeyCheckValue(files.root_key, files.region);
+  if (!check.ok()) return check.status();
+  if (*check != meta->root_key_check) {
+    return Status(ErrorCode::kFailedPrecondition,
+                  "the keystore's root key was rotated since it was opened: reopen it (restart the service)");
+  }
+  return OkStatus();
+}
+
 }  // namespace keystore_internal
 
 EmbeddedKeystore::~EmbeddedKeystore() = default;

@@ -26,6 +26,10 @@ Result<SecretBytes> LoadSubjectSecret(KeystoreFiles& files, const KeyRow& key, T
   auto wrapped = files.catalog.FindSubjectSecret(key.id);
   if (!wrapped.ok()) return wrapped.status();
   if (*wrapped) return UnwrapSecret(files.root_key, ad, **wrapped, fmt::format("key '{}' subject secret", key.name));
+  // Never wrap a new secret under a root key the catalog no longer uses
+  // (`keystore rotate-root` ran since this process opened the keystore):
+  // nothing could unwrap it after a restart.
+  SOVEREIGN_RETURN_IF_ERROR(CheckRootKeyCurrent(files));
   SecretBytes secret = SecretBytes::Random(kSubjectSecretSize);
   auto sealed = WrapSecret(files.root_key, ad, secret);
   if (!sealed.ok()) return sealed.status();

@@ -46,7 +46,7 @@ const std::optional<std::string>& SubjectOf(const PolicyField& field, const Reco
 
 Status MissingSubject(const PolicyField& field) {
   return Status(ErrorCode::kInvalidArgument,
-                fmt::format("field {}: no subject at {} (a non-empty string or a number)", field.path, field.subject));
+                fmt::format("field {}: no subject at {} (a non-empty string or an integer)", field.path, field.subject));
 }
 
 Status FieldError(const PolicyField& field, const Status& status) {
@@ -161,15 +161,26 @@ Status FieldCodec::Rewrap(const PolicyField& field, const RecordBinding& binding
   const bool subject_field = !field.subject.empty();
   Status s = client_.DecryptAppend(ciphertext, Context(field, binding, h.subject.has_value()), scratch_);
   if (!s.ok()) return FieldError(field, s);
-  if (h.key_id == primary->first && h.key_version == primary->second && h.mode == field.mode &&
-      h.subject.has_value() == subject_field) {
-    OPENSSL_cleanse(scratch_.data(), scratch_.size());
-    return OkStatus();
-  }
   const std::optional<std::string>& subject = SubjectOf(field, binding);
   if (subject_field && !subject) {
     OPENSSL_cleanse(scratch_.data(), scratch_.size());
     return MissingSubject(field);
+  }
+  bool same_subject = h.subject.has_value() == subject_field;
+  if (same_subject && subject_field) {
+    // Already under the record's subject's key? A record whose subject
+    // changed (an order moved to another customer) must move to the new
+    // subject's key, or shredding the new subject would leave it readable.
+    auto tag = client_.SubjectTagOf(FieldSpec{h.region, field.key, field.label, field.mode, subject});
+    if (!tag.ok()) {
+      OPENSSL_cleanse(scratch_.data(), scratch_.size());
+      return FieldError(field, tag.status());
+    }
+    same_subject = *tag == *h.subject;
+  }
+  if (h.key_id == primary->first && h.key_version == primary->second && h.mode == field.mode && same_subject) {
+    OPENSSL_cleanse(scratch_.data(), scratch_.size());
+    return OkStatus();
   }
   s = client_.EncryptAppend(FieldSpec{h.region, field.key, field.label, field.mode, subject}, scratch_,
                             Context(field, binding, subject_field), out);

@@ -1,6 +1,9 @@
 // The NDJSON splice transform: scan, encrypt or decrypt the policy values,
 // copy everything else byte for byte.
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -164,8 +167,11 @@ class NdjsonTransform final : public RecordTransform {
     return OkStatus();
   }
 
-  // ReadId reads a record id or subject id: a non-empty string, or a
-  // number's JSON text; anything else (or nothing) leaves `id` empty.
+  // ReadId reads a record id or subject id: a non-empty string, or an
+  // integer's JSON text (the form the record API's nlohmann::json writes
+  // too, so both paths bind and name subjects alike); anything else
+  // (fractions, exponents, -0, integers beyond 64 bits, nothing) leaves `id`
+  // empty.
   static void ReadId(std::string_view line, std::pair<std::size_t, std::size_t> range, std::optional<std::string>& id) {
     id.reset();
     if (range.first == kNone) return;
@@ -174,9 +180,22 @@ class NdjsonTransform final : public RecordTransform {
       id.emplace();
       // An empty id binds nothing (every such record would share it): it counts as missing, as in CSV.
       if (!UnescapeJsonString(v.substr(1, v.size() - 2), *id) || id->empty()) id.reset();
-    } else if (v.front() == '-' || (v.front() >= '0' && v.front() <= '9')) {
+    } else if (IsCanonicalInteger(v)) {
       id.emplace(v);
     }
+  }
+
+  static bool IsCanonicalInteger(std::string_view v) {
+    if (v == "-0" || v.empty()) return false;
+    const char* end = v.data() + v.size();
+    if (v.front() == '-') {
+      std::int64_t n = 0;
+      auto [p, ec] = std::from_chars(v.data(), end, n);
+      return ec == std::errc() && p == end;
+    }
+    std::uint64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), end, n);
+    return ec == std::errc() && p == end;
   }
 
   // StringContents gives the UTF-8 bytes of a JSON string value's text.

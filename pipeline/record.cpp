@@ -69,7 +69,7 @@ Result<RecordBinding> Bind(const FieldPolicy& policy, const J& record, bool encr
   if (!policy.record_id().empty()) {
     if (const J* id = Find(record, policy.record_id()); id != nullptr) {
       if (id->is_string()) binding.record_id = id->template get<std::string>();
-      else if (id->is_number()) binding.record_id = id->dump();
+      else if (id->is_number_integer()) binding.record_id = id->dump();
     }
   }
   for (const auto& pointer : policy.subjects()) {
@@ -77,8 +77,8 @@ Result<RecordBinding> Bind(const FieldPolicy& policy, const J& record, bool encr
     if (const J* v = Find(record, pointer); v != nullptr) {
       if (v->is_string() && !v->template get_ref<const std::string&>().empty()) {
         subject = v->template get<std::string>();
-      } else if (v->is_number()) {
-        subject = v->dump();
+      } else if (v->is_number_integer()) {
+        subject = v->dump();  // as the NDJSON path reads it: integers only
       }
     }
   }

@@ -153,6 +153,19 @@ class ClientImpl final : public Client {
     }
   }
 
+  Result<SubjectTag> SubjectTagOf(const FieldSpec& spec) const override {
+    if (!spec.subject) return Status(ErrorCode::kInvalidArgument, "the field spec names no subject");
+    SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(spec.key));
+    SOVEREIGN_RETURN_IF_ERROR(ValidateLabel(spec.label));
+    SOVEREIGN_RETURN_IF_ERROR(ValidateSubject(*spec.subject));
+    auto cache = CacheFor(spec.region);
+    if (!cache.ok()) return cache.status();
+    auto cipher = (*cache)->SubjectPrimary(spec.key, spec.mode, spec.label, *spec.subject);
+    if (!cipher.ok()) return cipher.status();
+    if (!(*cipher)->material().subject_tag) return Status(ErrorCode::kInternal, "a subject key without a tag");
+    return *(*cipher)->material().subject_tag;
+  }
+
   void PrefetchKeysFor(std::span<const std::string_view> ciphertexts) const override {
     std::vector<std::vector<FieldKeyRequest>> per_cache(caches_.size());
     std::vector<std::uint8_t> binary;
@@ -241,6 +254,8 @@ class ClientImpl final : public Client {
     auto cache = CacheFor(spec.region);
     if (!cache.ok()) return cache.status();
     if (spec.subject) {
+      SOVEREIGN_RETURN_IF_ERROR(ValidateKeyName(spec.key));
+      SOVEREIGN_RETURN_IF_ERROR(ValidateLabel(spec.label));
       SOVEREIGN_RETURN_IF_ERROR(ValidateSubject(*spec.subject));
       return SealForSubject(spec, plaintext, context, **cache, out);
     }

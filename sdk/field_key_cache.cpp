@@ -36,14 +36,18 @@ std::string_view PrimaryKey(std::array<char, 160>& buffer, std::string& fallback
   return {p, size};
 }
 
-// SubjectPrimaryKey is "<mode><key>\0<label>\0<subject>": names and labels
-// never hold NUL, and the subject, which may, comes last.
+// SubjectPrimaryKey is "<mode><u32 len><key><u32 len><label><subject>":
+// length-prefixed, so no choice of key, label and subject (any bytes, not
+// validated yet when the cache is asked) collides with another.
 std::string SubjectPrimaryKey(Mode mode, std::string_view key, std::string_view label, std::string_view subject) {
   std::string out;
-  out.reserve(3 + key.size() + label.size() + subject.size());
+  out.reserve(9 + key.size() + label.size() + subject.size());
   out.push_back(static_cast<char>(mode));
-  out.append(key).push_back('\0');
-  out.append(label).push_back('\0');
+  for (std::string_view part : {key, label}) {
+    const auto n = static_cast<std::uint32_t>(part.size());
+    out.append(reinterpret_cast<const char*>(&n), sizeof n);
+    out.append(part);
+  }
   out.append(subject);
   return out;
 }
@@ -66,6 +70,14 @@ bool Matches(const FieldKeyRequest& r, const FieldKeyMaterial& m) {
   if (m.mode != r.mode || m.key_id == 0 || m.version == 0 || m.label_id == 0) return false;
   if (r.by_name) return m.key_name == r.key_name && m.label == r.label && m.subject_tag.has_value() == r.subject.has_value();
   return m.key_id == r.key_id && m.version == r.version && m.label_id == r.label_id && m.subject_tag == r.subject_tag;
+}
+
+// FetchOne asks `source` for one key; a source that answers with the wrong
+// number of results is an internal error, never an exception.
+Result<FieldKeyMaterial> FetchOne(KeySource& source, const FieldKeyRequest& r) {
+  auto results = source.FieldKeys({&r, 1});
+  if (results.size() != 1) return Status(ErrorCode::kInternal, "the keystore answered the wrong number of keys");
+  return std::move(results.front());
 }
 
 // Trim keeps a map within `limit` entries: expired entries go first, then,
@@ -313,7 +325,7 @@ Result<std::shared_ptr<const FieldCipher>> FieldKeyCache::SubjectPrimary(std::st
   r.mode = mode;
   r.subject = subject;
   auto entry = Lookup(subject_primary_, SubjectPrimaryKey(mode, key, label, subject), [&] {
-    return Admit(std::move(source_->FieldKeys({&r, 1}).at(0)), [&](const FieldKeyMaterial& m) { return Matches(r, m); });
+    return Admit(FetchOne(*source_, r), [&](const FieldKeyMaterial& m) { return Matches(r, m); });
   });
   if (!entry.ok()) return entry.status();
   return entry->cipher;
@@ -330,7 +342,7 @@ Result<std::shared_ptr<const FieldCipher>> FieldKeyCache::SubjectByHeader(std::u
   r.mode = mode;
   r.subject_tag = tag;
   auto entry = Lookup(subject_by_id_, SubjectHeaderKey(key_id, version, mode, label_id, tag), [&] {
-    return Admit(std::move(source_->FieldKeys({&r, 1}).at(0)), [&](const FieldKeyMaterial& m) { return Matches(r, m); });
+    return Admit(FetchOne(*source_, r), [&](const FieldKeyMaterial& m) { return Matches(r, m); });
   });
   if (!entry.ok()) return entry.status();
   return entry->cipher;

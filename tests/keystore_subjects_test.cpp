@@ -439,3 +439,47 @@ TEST_CASE("subjects: a restored backup decrypts what the original could and keep
 
 }  // namespace
 }  // namespace sovereign
+
+namespace sovereign {
+namespace {
+
+TEST_CASE("subjects: a process still on the old root key makes no subject secret nobody could unwrap") {
+  Fixture f;
+  REQUIRE(f.ks->CreateKey("orders").ok());
+  auto rotated = ki::RotateRootKey(f.dir, "unix:operator");  // while f.ks stays open on the old key
+  REQUIRE(rotated.ok());
+  FieldSpec spec = For("user-ann");
+  spec.key = "orders";
+  auto stale = f.NewClient()->Encrypt(spec, "x", kEmail);
+  CHECK(stale.code() == ErrorCode::kFailedPrecondition);
+  CHECK(f.ks->ShredSubject("orders", "user-ann", "").code() == ErrorCode::kFailedPrecondition);
+  // After the restart the key's subjects work, and root rotation still succeeds.
+  f.ks.reset();
+  auto reopened = EmbeddedKeystore::Open(f.dir);
+  REQUIRE(reopened.ok());
+  f.ks = *reopened;
+  auto sealed = f.NewClient()->Encrypt(spec, "x", kEmail);
+  INFO(sealed.status().ToString());
+  REQUIRE(sealed.ok());
+  CHECK(f.Decrypt(*sealed).value() == "x");
+  f.ks.reset();
+  CHECK(ki::RotateRootKey(f.dir, "unix:operator").ok());
+}
+
+TEST_CASE("subjects: SubjectTagOf names the key a subject's values carry") {
+  Fixture f;
+  auto client = f.NewClient();
+  const std::string ct = f.Encrypt("user-ann", "x");
+  auto tag = client->SubjectTagOf(For("user-ann"));
+  REQUIRE(tag.ok());
+  CHECK(*tag == *HeaderOf(ct).subject);
+  CHECK(client->SubjectTagOf(For("user-bob")).value() != *tag);
+  CHECK(client->SubjectTagOf({"us", "users", "email"}).code() == ErrorCode::kInvalidArgument);
+  // Labels and subjects that would collide if joined naively are different keys.
+  FieldSpec a{"us", "users", std::string("a\0b", 3)};
+  a.subject = "c";
+  CHECK(client->Encrypt(a, "x", kEmail).code() == ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace sovereign

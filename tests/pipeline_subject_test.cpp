@@ -261,3 +261,51 @@ TEST_CASE("subject: 2,000 distinct subjects in one run, over several chunks and 
 }
 
 }  // namespace sovereign::test
+
+namespace sovereign::test {
+
+TEST_CASE("subject: rewrap moves a value to its record's new subject, so shredding the new subject erases it") {
+  PipelineWorld w;
+  const std::string policy = w.WritePolicy(OrderedJson::parse(R"({"region": "us", "record_id": "/id",
+      "fields": [{"path": "/ssn", "key": "users", "subject": "/user"}]})"));
+  auto enc = Pipe("encrypt", policy, R"({"id":"order-1","user":"customer-a","ssn":"123"})" "\n");
+  REQUIRE(enc.exit_code == 0);
+  // The order moves to customer B; the stored value is still under A's key.
+  std::string moved = enc.out;
+  moved.replace(moved.find("customer-a"), 10, "customer-b");
+  auto rewrapped = Pipe("rewrap", policy, moved);
+  INFO(rewrapped.err);
+  REQUIRE(rewrapped.exit_code == 0);
+  CHECK(Summary(rewrapped)["fields_rewrapped"] == 1);
+  CHECK(rewrapped.out != moved);
+  // Unchanged the second time: already under B's key.
+  auto again = Pipe("rewrap", policy, rewrapped.out);
+  REQUIRE(again.exit_code == 0);
+  CHECK(again.out == rewrapped.out);
+  Shred(w, "customer-a");
+  auto kept = Pipe("decrypt", policy, rewrapped.out);
+  REQUIRE(kept.exit_code == 0);
+  CHECK_THAT(kept.out, Catch::Contains(R"("ssn":"123")"));
+  Shred(w, "customer-b");
+  auto gone = Pipe("decrypt", policy, rewrapped.out);
+  REQUIRE(gone.exit_code == 0);
+  CHECK(Summary(gone)["shredded"] == 1);
+}
+
+TEST_CASE("subject: an integer subject is its decimal text; other numbers are no subject") {
+  PipelineWorld w;
+  const std::string policy = w.WritePolicy(OrderedJson::parse(R"({"region": "us",
+      "fields": [{"path": "/ssn", "key": "users", "mode": "deterministic", "subject": "/user"}]})"));
+  auto enc = Pipe("encrypt", policy,
+                  R"({"user":7,"ssn":"1"})" "\n" R"({"user":"7","ssn":"1"})" "\n" R"({"user":1E2,"ssn":"1"})" "\n"
+                  R"({"user":-0,"ssn":"1"})" "\n" R"({"user":1.5,"ssn":"1"})" "\n",
+                  {"--dead-letter", w.File("dead.ndjson")});
+  CHECK(enc.exit_code == 2);
+  const auto lines = Lines(enc.out);
+  REQUIRE(lines.size() == 2);
+  // Deterministic under one subject key: equal ciphertexts for 7 and "7".
+  CHECK(OrderedJson::parse(lines[0])["ssn"] == OrderedJson::parse(lines[1])["ssn"]);
+  CHECK(Lines(ReadFile(w.File("dead.ndjson"))).size() == 3);
+}
+
+}  // namespace sovereign::test

@@ -102,6 +102,12 @@ class SOVEREIGN_EXPORT Client {
   // subject. Nothing is returned; Encrypt reports any error.
   virtual void PrefetchKeys(std::span<const FieldSpec> specs) const = 0;
 
+  // SubjectTagOf returns the tag that names `spec.subject`'s key under
+  // `spec.key` in envelopes (from the key the Client caches for encrypting),
+  // so a tool can tell whether a ciphertext belongs to a record's subject.
+  // kInvalidArgument without a subject; otherwise Encrypt's errors.
+  virtual Result<SubjectTag> SubjectTagOf(const FieldSpec& spec) const = 0;
+
   // PrefetchKeysFor does the same for the per-subject keys that decrypting
   // `ciphertexts` (text form) will need. Malformed texts are skipped.
   virtual void PrefetchKeysFor(std::span<const std::string_view> ciphertexts) const = 0;

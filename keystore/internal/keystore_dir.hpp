@@ -28,6 +28,12 @@ struct KeystoreFiles {
 // kFailedPrecondition, naming the file at fault, for anything missing or wrong.
 Result<KeystoreFiles> OpenKeystoreFiles(const std::filesystem::path& dir);
 
+// CheckRootKeyCurrent is kFailedPrecondition when the catalog is no longer
+// wrapped under `files.root_key` (`keystore rotate-root` ran since it was
+// loaded): a secret wrapped under it now would be lost with it. Call it
+// inside the write transaction that would wrap something new.
+Status CheckRootKeyCurrent(KeystoreFiles& files);
+
 // NewEmbeddedKeystore wraps opened files in the EmbeddedKeystore implementation.
 Result<std::shared_ptr<EmbeddedKeystore>> NewEmbeddedKeystore(KeystoreFiles files, EmbeddedKeystoreOptions options);
 

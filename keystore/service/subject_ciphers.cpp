@@ -33,13 +33,11 @@ Status SubjectCiphers::Fetch(Service& service) {
   return OkStatus();
 }
 
-// NUL separates the names, which never hold it; the subject (which may) is last.
+// Length-prefixed, so no choice of key, label and subject (which may hold
+// any byte, and are not validated yet here) collides with another.
 std::string SubjectKeyId(const FieldSpec& spec) {
   std::string id(1, static_cast<char>(spec.mode));
-  id += spec.key;
-  id += '\0';
-  id += spec.label;
-  id += '\0';
+  id += fmt::format("{}:{}{}:{}", spec.key.size(), spec.key, spec.label.size(), spec.label);
   id += *spec.subject;
   return id;
 }
