@@ -107,7 +107,11 @@ Result<std::shared_ptr<FieldCipher>> FieldCipher::New(FieldKeyMaterial material)
   // Build the first engine now so a bad key fails here, not on first use.
   auto engine = cipher->NewEngine();
   if (!engine.ok()) return engine.status();
-  cipher->pool_.push_back(std::move(engine).value());
+  // A per-subject key serves a handful of values (a user's fields), and a
+  // pipeline holds keys of many thousands of subjects: keeping a keyed
+  // context (kilobytes) for each would make memory grow with the subjects.
+  // Their contexts are made per use instead.
+  if (!cipher->material_.subject_tag) cipher->pool_.push_back(std::move(engine).value());
   return cipher;
 }
 
@@ -139,6 +143,7 @@ FieldCipher::Session FieldCipher::Borrow() const {
 }
 
 void FieldCipher::Return(std::unique_ptr<Engine> engine) const noexcept {
+  if (material_.subject_tag) return;  // see New: per-subject keys keep no contexts
   std::lock_guard lock(pool_mutex_);
   if (pool_.size() < kMaxPooledEngines) pool_.push_back(std::move(engine));
 }

@@ -64,7 +64,9 @@ class FieldKeyCache {
   // lookup that needs a key reports them (fetching it alone if need be).
   void Prefetch(std::span<const FieldKeyRequest> requests);
 
-  static constexpr std::size_t kMaxSubjectEntries = std::size_t{1} << 17;
+  // About 300 bytes each (per-subject ciphers keep no OpenSSL contexts):
+  // at most ~40 MB for both maps, room for several pipeline chunks' subjects.
+  static constexpr std::size_t kMaxSubjectEntries = std::size_t{1} << 16;
   static constexpr std::size_t kPrefetchBatch = 500;
 
  private:
