@@ -265,6 +265,7 @@ class RemoteKeystoreImpl final : public RemoteKeystore {
       report.subject_tag = r->at("subject_tag").get<std::string>();
       report.subject_keys_destroyed = r->at("subject_keys_destroyed").get<std::uint64_t>();
       report.already_shredded = r->at("already_shredded").get<bool>();
+      report.wal_truncation_postponed = r->value("wal_truncation_postponed", false);
       if (report.key != name || report.subject_tag.size() != 2 * kSubjectTagSize) {
         return BadResponse(url(), "a shred report for another key or subject");
       }

@@ -45,13 +45,19 @@ void AddSubjectsCommands(CLI::App& app) {
                                   {"key", report.key},
                                   {"subject_tag", report.subject_tag},
                                   {"subject_keys_destroyed", report.subject_keys_destroyed},
-                                  {"already_shredded", report.already_shredded}};
+                                  {"already_shredded", report.already_shredded},
+                                  {"wal_truncation_postponed", report.wal_truncation_postponed}};
       fmt::print("{}\n", out.dump(2));
     } else if (report.already_shredded) {
       fmt::print("subject {} of key '{}' was already shredded\n", report.subject_tag, report.key);
     } else {
       fmt::print("shredded subject {} of key '{}': {} subject key{} destroyed\n", report.subject_tag, report.key,
                  report.subject_keys_destroyed, report.subject_keys_destroyed == 1 ? "" : "s");
+    }
+    if (report.wal_truncation_postponed) {
+      fmt::print(stderr,
+                 "note: another process is reading the catalog, so its WAL (which may still hold the destroyed "
+                 "keys' bytes) is truncated at the next complete checkpoint, not now\n");
     }
   });
 }

@@ -117,7 +117,8 @@ void HandleShred(Call& call) {
              {"key", report->key},
              {"subject_tag", report->subject_tag},
              {"subject_keys_destroyed", report->subject_keys_destroyed},
-             {"already_shredded", report->already_shredded}});
+             {"already_shredded", report->already_shredded},
+             {"wal_truncation_postponed", report->wal_truncation_postponed}});
 }
 
 }  // namespace
