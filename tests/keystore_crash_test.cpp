@@ -81,6 +81,22 @@ void AppendDurably(const fs::path& path, const std::string& line) {
   }
 }
 
+// KillAfter forks a child running `loop` (which never returns), SIGKILLs it
+// after `delay_ms` and requires that the kill, not an error, ended it.
+template <typename Loop>
+void KillAfter(int delay_ms, const fs::path& error_file, Loop loop) {
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) loop();
+  std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+  ::kill(child, SIGKILL);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
+    FAIL("the child stopped by itself: " << (fs::exists(error_file) ? test::ReadFile(error_file) : "no message"));
+  }
+}
+
 std::vector<std::pair<std::string, std::string>> ReadLedger(const fs::path& ledger) {
   std::vector<std::pair<std::string, std::string>> out;
   if (!fs::exists(ledger)) return out;
@@ -148,16 +164,7 @@ TEST_CASE("crash: SIGKILL at random points of key and root key rotation loses no
   for (int i = 0; i < iterations; ++i) {
     const int delay = delay_ms(rng);
     INFO("iteration " << i << ", killed after " << delay << " ms");
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) ChildLoop(dir, ledger, error_file, i);
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay));
-    ::kill(child, SIGKILL);
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
-      FAIL("the child stopped by itself: " << (fs::exists(error_file) ? test::ReadFile(error_file) : "no message"));
-    }
+    KillAfter(delay, error_file, [&] { ChildLoop(dir, ledger, error_file, i); });
     CheckConsistent(dir, ledger);
   }
   const auto sealed = ReadLedger(ledger);
@@ -227,16 +234,7 @@ TEST_CASE("crash: SIGKILL while subject keys are created and shredded loses no s
   for (int i = 0; i < iterations; ++i) {
     const int delay = delay_ms(rng);
     INFO("iteration " << i << ", killed after " << delay << " ms");
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) SubjectChildLoop(dir, ledger, error_file, i);
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay));
-    ::kill(child, SIGKILL);
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
-      FAIL("the child stopped by itself: " << (fs::exists(error_file) ? test::ReadFile(error_file) : "no message"));
-    }
+    KillAfter(delay, error_file, [&] { SubjectChildLoop(dir, ledger, error_file, i); });
 
     // A shred is certain once "D" is recorded, possible once "S" is.
     std::set<std::string> shredding, shredded;
