@@ -4,28 +4,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "keystore/service/service.hpp"
 #include "tools/cli.hpp"
 
 namespace sovereign::cli {
 
 namespace {
 
-std::string Rfc3339(std::chrono::system_clock::time_point t) {
-  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(t)));
-}
-
-nlohmann::json KeyToJson(const KeyInfo& key, const std::string& region) {
-  nlohmann::json versions = nlohmann::json::array();
-  for (const auto& v : key.versions) {
-    versions.push_back({{"version", v.version},
-                        {"state", KeyVersionStateName(v.state)},
-                        {"primary", v.version == key.primary_version},
-                        {"created_at", Rfc3339(v.created_at)}});
-  }
-  return {{"name", key.name},     {"id", key.id},           {"region", region}, {"primary_version", key.primary_version},
-          {"created_at", Rfc3339(key.created_at)}, {"subject_keys", key.subject_keys},
-          {"shredded_subjects", key.shredded_subjects}, {"versions", versions}};
-}
+using service::Rfc3339;
 
 std::string VersionSummary(const KeyInfo& key) {
   std::string out;
@@ -77,7 +63,7 @@ void AddKeysCommands(CLI::App& app) {
     const auto keys = Check(keystore.admin->ListKeys());
     if (args->json) {
       nlohmann::json out = {{"region", keystore.region}, {"keys", nlohmann::json::array()}};
-      for (const auto& key : keys) out["keys"].push_back(KeyToJson(key, keystore.region));
+      for (const auto& key : keys) out["keys"].push_back(service::KeyJson(key, keystore.region));
       fmt::print("{}\n", out.dump(2));
       return;
     }

@@ -4,14 +4,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "keystore/service/service.hpp"
 #include "tools/cli.hpp"
 
 namespace sovereign::cli {
 namespace {
 
-std::string Rfc3339(std::chrono::system_clock::time_point t) {
-  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(t)));
-}
+using service::Rfc3339;
+
 
 struct Args {
   KeystoreArgs keystore;
@@ -35,28 +35,12 @@ std::vector<std::string> Warnings(const KeyInfo& key) {
   return out;
 }
 
+// StatusJson is the service's key description (one shape for the CLI and the
+// API) with the usage warnings `keys status` prints.
 nlohmann::json StatusJson(const KeyInfo& key, const std::string& region) {
-  nlohmann::json versions = nlohmann::json::array();
-  for (const auto& v : key.versions) {
-    versions.push_back({{"version", v.version},
-                        {"state", KeyVersionStateName(v.state)},
-                        {"primary", v.version == key.primary_version},
-                        {"created_at", Rfc3339(v.created_at)},
-                        {"last_used_at", v.last_used_at ? nlohmann::json(Rfc3339(*v.last_used_at)) : nullptr},
-                        {"issues", v.issues},
-                        {"random_issues", v.random_issues},
-                        {"random_encryptions_bound", RandomEncryptionsBound(v)}});
-  }
-  return {{"name", key.name},
-          {"id", key.id},
-          {"region", region},
-          {"primary_version", key.primary_version},
-          {"min_decrypt_version", key.min_decrypt_version},
-          {"created_at", Rfc3339(key.created_at)},
-          {"subject_keys", key.subject_keys},
-          {"shredded_subjects", key.shredded_subjects},
-          {"versions", versions},
-          {"warnings", Warnings(key)}};
+  nlohmann::json out = service::KeyJson(key, region);
+  out["warnings"] = Warnings(key);
+  return out;
 }
 
 void PrintStatus(const KeyInfo& key, const std::string& region) {
