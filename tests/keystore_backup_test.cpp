@@ -169,27 +169,34 @@ TEST_CASE("backup: the CLI backs up and restores, and the restored keystore pass
 namespace sovereign {
 namespace {
 
+// EditedImage is a catalog image after `sql` ran on it: what an attacker who
+// holds the backup file can make of it.
+std::string EditedImage(const Original& o, const std::string& catalog_image, const char* sql) {
+  const fs::path image = o.tmp.path() / "image.db";
+  test::WriteFile(image, catalog_image);
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(image.c_str(), &db) == SQLITE_OK);
+  const int rc = sqlite3_exec(db, (std::string("PRAGMA journal_mode=DELETE;") + sql).c_str(), nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+  return test::ReadFile(image);
+}
+
 TEST_CASE("backup: restore refuses a re-checksummed backup whose catalog carries a planted trigger") {
   Original o;
   REQUIRE(ki::BackupKeystore(o.dir, o.backup, "unix:operator").ok());
   auto decoded = ki::DecodeBackup(test::ReadFile(o.backup));
   REQUIRE(decoded.ok());
   // An attacker with the backup file edits the catalog image and recomputes the checksums.
-  const fs::path image = o.tmp.path() / "image.db";
-  test::WriteFile(image, decoded->catalog_image);
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(image.c_str(), &db) == SQLITE_OK);
-  const char* plant =
-      "PRAGMA journal_mode=DELETE;"
-      "CREATE TABLE loot (wrapped BLOB);"
-      "CREATE TRIGGER keep AFTER UPDATE ON key_versions BEGIN INSERT INTO loot VALUES (OLD.wrapped); END;";
-  REQUIRE(sqlite3_exec(db, plant, nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(db);
+  const std::string image = EditedImage(o, decoded->catalog_image,
+                                        "CREATE TABLE loot (wrapped BLOB);"
+                                        "CREATE TRIGGER keep AFTER UPDATE ON key_versions BEGIN "
+                                        "INSERT INTO loot VALUES (OLD.wrapped); END;");
   const fs::path target = o.tmp.path() / "target";
   const fs::path forged_file = o.tmp.path() / "forged.sovbackup";
   // Without the root key the forgery cannot carry a valid MAC.
   {
-    auto forged = ki::EncodeBackup(decoded->header, test::ReadFile(image), decoded->audit_log,
+    auto forged = ki::EncodeBackup(decoded->header, image, decoded->audit_log,
                                    SecretBytes::Random(32));
     REQUIRE(forged.ok());
     test::WriteFile(forged_file, *forged);
@@ -201,7 +208,7 @@ TEST_CASE("backup: restore refuses a re-checksummed backup whose catalog carries
   // With it (an insider), the trigger is still refused.
   auto root_key = ki::LoadRootKeyFile(o.dir, ki::kRootKeyFileName);
   REQUIRE(root_key.ok());
-  auto forged = ki::EncodeBackup(decoded->header, test::ReadFile(image), decoded->audit_log, *root_key);
+  auto forged = ki::EncodeBackup(decoded->header, image, decoded->audit_log, *root_key);
   REQUIRE(forged.ok());
   test::WriteFile(forged_file, *forged);
   auto r = ki::RestoreKeystore(forged_file, target, o.root_key_copy, "unix:operator");
@@ -216,15 +223,9 @@ TEST_CASE("backup: a backup whose catalog was edited and re-checksummed is refus
   auto decoded = ki::DecodeBackup(test::ReadFile(o.backup));
   REQUIRE(decoded.ok());
   // Lower a key's minimum decrypt version: no secret touched, every checksum right.
-  const fs::path image = o.tmp.path() / "image.db";
-  test::WriteFile(image, decoded->catalog_image);
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(image.c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "PRAGMA journal_mode=DELETE; UPDATE keys SET min_decrypt_version = 1;", nullptr, nullptr,
-                       nullptr) == SQLITE_OK);
-  sqlite3_close(db);
+  const std::string image = EditedImage(o, decoded->catalog_image, "UPDATE keys SET min_decrypt_version = 1;");
   std::string file = test::ReadFile(o.backup);
-  auto reencoded = ki::EncodeBackup(decoded->header, test::ReadFile(image), decoded->audit_log,
+  auto reencoded = ki::EncodeBackup(decoded->header, image, decoded->audit_log,
                                     SecretBytes::Random(32));
   REQUIRE(reencoded.ok());
   // Keep the original MAC line: the checksums match, the MAC does not.
