@@ -79,8 +79,12 @@ Result<bool> RecordReader::NextChunk(Chunk& chunk) {
     const std::size_t cut = eof_ ? buffer_.size() : boundary;
     if (cut > 0) {
       chunk.first_line = next_line_;
-      chunk.data.assign(buffer_, 0, cut);
-      buffer_.erase(0, cut);
+      // Hand the buffer itself to the chunk and keep only the bytes after
+      // the cut, in the chunk's old (recycled) storage: one copy of a
+      // partial record instead of a copy of the whole chunk.
+      chunk.data.assign(buffer_, cut);
+      std::swap(chunk.data, buffer_);
+      chunk.data.resize(cut);
       // CSV: the carried-over bytes start at a record boundary, outside quotes; re-scan them.
       scanned_ = 0;
       in_quotes_ = false;

@@ -81,8 +81,24 @@ void Process(Format format, RecordTransform& transform, bool with_record, Slot& 
       AppendDeadLetter(records.lines[i], s, record, with_record, slot.dead);
     }
   }
+}
+
+// A slot whose buffers grew past this (a chunk with a record of many MiB) is
+// freed instead of kept for the next chunk, so one long record does not pin
+// its memory for the rest of the run.
+constexpr std::size_t kMaxKeptSlotBytes = std::size_t{16} << 20;
+
+// Recycle empties a written slot for the next chunk, keeping its buffers'
+// capacity: a run then allocates (and page-faults) its few slots once
+// instead of growing fresh multi-MiB strings for every chunk.
+bool Recycle(Slot& slot) {
+  if (slot.in.data.capacity() + slot.out.capacity() + slot.dead.capacity() > kMaxKeptSlotBytes) return false;
   slot.in.data.clear();
-  slot.in.data.shrink_to_fit();
+  slot.out.clear();
+  slot.dead.clear();
+  slot.summary = StreamSummary{};
+  slot.done = false;
+  return true;
 }
 
 }  // namespace
@@ -108,6 +124,7 @@ Result<StreamSummary> RunStream(RecordReader& reader, Format format, int out_fd,
   std::condition_variable work_cv, done_cv, space_cv;
   std::map<std::uint64_t, std::unique_ptr<Slot>> in_flight;
   std::deque<Slot*> queue;
+  std::vector<std::unique_ptr<Slot>> free_slots;  // written slots, ready for reuse
   bool reading_done = false;
   bool stop = false;
   Status fatal;
@@ -165,14 +182,23 @@ Result<StreamSummary> RunStream(RecordReader& reader, Format format, int out_fd,
       total.records_out += slot->summary.records_out;
       total.dead_letter += slot->summary.dead_letter;
       total.stats.Add(slot->summary.stats);
-      in_flight.erase(next);
+      auto written = in_flight.extract(next);
+      if (Recycle(*written.mapped())) free_slots.push_back(std::move(written.mapped()));
       space_cv.notify_all();
       if (options.progress) options.progress(total, reader.bytes_read());
     }
   });
 
   for (std::uint64_t seq = 0;; ++seq) {
-    auto slot = std::make_unique<Slot>();
+    std::unique_ptr<Slot> slot;
+    {
+      std::lock_guard lock(mu);
+      if (!free_slots.empty()) {
+        slot = std::move(free_slots.back());
+        free_slots.pop_back();
+      }
+    }
+    if (!slot) slot = std::make_unique<Slot>();
     auto more = reader.NextChunk(slot->in);
     std::unique_lock lock(mu);
     if (!more.ok() || !*more || stop) {
