@@ -1,5 +1,6 @@
 #include "pipeline/internal/json_scan.hpp"
 
+#include <bit>
 #include <cctype>
 #include <cstdint>
 
@@ -233,8 +234,10 @@ bool JsonScanner::Array(int depth, std::size_t level) {
 }
 
 // PlainRun returns how many bytes from `p` are ordinary string bytes (not a
-// quote, backslash, control character or non-ASCII), eight at a time.
+// quote, backslash, control character or non-ASCII), eight at a time, and
+// within the last word up to the first special byte exactly.
 inline std::size_t PlainRun(const char* p, std::size_t n) {
+  static_assert(std::endian::native == std::endian::little, "the lowest flagged byte is the first in memory");
   constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
   constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
   std::size_t i = 0;
@@ -243,9 +246,12 @@ inline std::size_t PlainRun(const char* p, std::size_t n) {
     __builtin_memcpy(&w, p + i, 8);
     const std::uint64_t quote = w ^ (kOnes * '"');
     const std::uint64_t slash = w ^ (kOnes * '\\');
-    // A byte is "special" when it is zero after the xor, below 0x20, or has its high bit set.
-    const std::uint64_t special = ((quote - kOnes) & ~quote) | ((slash - kOnes) & ~slash) | (w - kOnes * 0x20) | w;
-    if (special & kHigh) break;
+    // A byte is "special" when it is zero after the xor, below 0x20, or has
+    // its high bit set. The subtractions can also flag a byte above a truly
+    // special one (a borrow), never below it: the lowest flag is exact.
+    const std::uint64_t special =
+        (((quote - kOnes) & ~quote) | ((slash - kOnes) & ~slash) | (w - kOnes * 0x20) | w) & kHigh;
+    if (special != 0) return i + static_cast<std::size_t>(std::countr_zero(special)) / 8;
   }
   return i;
 }
