@@ -55,7 +55,6 @@ Run Stream(const sovereign::test::TempDir& dir, const std::string& input, unsign
   RecordReader reader(in, Format::kNdjson, chunk);
   StreamOptions options;
   options.threads = threads;
-  options.chunk_bytes = chunk;
   auto summary = RunStream(reader, Format::kNdjson, out, dead, [] { return std::make_unique<Reverse>(); }, options);
   close(in);
   close(out);
@@ -100,7 +99,7 @@ TEST_CASE("stream: output is in input order and complete, whatever the chunk siz
   good += 2;
 
   for (const auto& [threads, chunk] : {std::pair{1u, std::size_t{64}}, {3u, std::size_t{100}}, {2u, std::size_t{4096}},
-                                       {4u, std::size_t{1} << 20}}) {
+                                       {4u, kChunkBytes}}) {
     INFO("threads " << threads << ", chunk " << chunk);
     const Run run = Stream(dir, input, threads, chunk);
     CHECK(run.summary.records_in == good + bad);

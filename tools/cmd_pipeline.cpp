@@ -142,7 +142,7 @@ void Run(const Args& args, Operation op) {
   const int out_fd = out_file ? out_file->fd() : STDOUT_FILENO;
   const int dead_fd = dead_file ? dead_file->fd() : STDERR_FILENO;
 
-  pipeline::RecordReader reader(in_fd, format, std::size_t{1} << 20);
+  pipeline::RecordReader reader(in_fd, format, pipeline::kChunkBytes);
   const pipeline::TransformOptions options{
       op, args.on_denied == "redact" ? OnDenied::kRedact : args.on_denied == "fail" ? OnDenied::kFail : OnDenied::kKeep};
   const pipeline::PathTrie trie = pipeline::PathTrie::Build(policy);

@@ -19,6 +19,12 @@ enum class Format : std::uint8_t { kNdjson, kCsv };
 // error instead of growing memory with the input.
 inline constexpr std::size_t kMaxRecordBytes = std::size_t{64} << 20;
 
+// kChunkBytes is the size of the chunks the CLI cuts its input into. Small
+// enough that 2N+2 of them stay in the caches and cost few page faults
+// (256 KiB ran 2-5% faster than 1 MiB, with half the peak memory), large
+// enough that handing chunks between threads costs nothing measurable.
+inline constexpr std::size_t kChunkBytes = std::size_t{256} << 10;
+
 // Chunk is a run of whole records, each ended by '\n' (the last one of the
 // stream may lack it), and the input line number of its first record.
 struct Chunk {

@@ -1,8 +1,8 @@
 // RunStream: the streaming engine. One reader (the calling thread) cuts the
 // input into chunks, N workers transform chunks, one writer writes results
 // in input order. At most 2N+2 chunks are in flight, so memory is bounded
-// by that many chunks (about 1 MiB each) plus the longest record, whatever
-// the input size.
+// by that many chunks (kChunkBytes each, reused) plus the longest record,
+// whatever the input size.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +25,6 @@ struct StreamSummary {
 
 struct StreamOptions {
   unsigned threads = 1;
-  std::size_t chunk_bytes = std::size_t{1} << 20;
   // Dead-letter entries carry the original record only when true (a file);
   // false when they go to stderr, which may be logged.
   bool dead_letter_records = true;

@@ -54,6 +54,9 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string
   ProcessResult result;
   std::size_t written = 0;
   if (input.empty()) close(in[1]);
+  // Non-blocking, or a write of the whole remaining input would block until
+  // the child read it all, while the child blocks writing output nobody reads.
+  if (!input.empty()) fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK);
   bool in_open = !input.empty();
   bool out_open = true, err_open = true;
   char buffer[65536];
@@ -72,7 +75,7 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string
       if (fds[i].fd == in[1]) {
         const ssize_t w = write(in[1], input.data() + written, input.size() - written);
         if (w > 0) written += static_cast<std::size_t>(w);
-        if (w < 0 || written == input.size()) {
+        if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == input.size()) {
           close(in[1]);
           in_open = false;
         }
