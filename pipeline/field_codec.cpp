@@ -80,17 +80,41 @@ Status CheckBinding(const FieldPolicy& policy, const RecordBinding& binding) {
   return OkStatus();
 }
 
-FieldContext FieldCodec::Context(const PolicyField& field, const RecordBinding& binding, bool subject_envelope) const {
+FieldCodec::Cached& FieldCodec::CacheOf(const PolicyField& field) {
+  const auto i = static_cast<std::size_t>(&field - policy_.fields().data());
+  Cached& c = cached_.at(i);  // `field` is always one of the policy's own
+  if (!c.filled) {
+    c.spec = FieldSpec{"", field.key, field.label, field.mode};
+    c.context.path = field.path;
+    c.filled = true;
+  }
+  return c;
+}
+
+const FieldSpec& FieldCodec::Spec(const PolicyField& field, const std::string& region,
+                                  const std::optional<std::string>& subject) {
+  FieldSpec& spec = CacheOf(field).spec;
+  if (spec.region != region) spec.region = region;
+  if (spec.subject != subject) spec.subject = subject;
+  return spec;
+}
+
+const FieldContext& FieldCodec::Context(const PolicyField& field, const RecordBinding& binding, bool subject_envelope) {
+  static const std::optional<std::string> kUnbound;
+  const std::optional<std::string>* id = &kUnbound;
   if (subject_envelope) {
     // A subject envelope is bound to the record id when it is random-mode
     // and the policy names one, else to the subject id: a ciphertext moved
     // to another subject's record then fails, and a deterministic value
     // still equals the same subject's equal values (docs/policy.md).
-    if (field.mode == Mode::kRandom && has_record_id_) return FieldContext{field.path, binding.record_id};
-    return FieldContext{field.path, SubjectOf(field, binding)};
+    id = field.mode == Mode::kRandom && has_record_id_ ? &binding.record_id : &SubjectOf(field, binding);
+  } else if (field.mode == Mode::kRandom) {
+    // Deterministic fields are bound to the path only, so equal values join across records.
+    id = &binding.record_id;
   }
-  // Deterministic fields are bound to the path only, so equal values join across records.
-  return FieldContext{field.path, field.mode == Mode::kRandom ? binding.record_id : std::nullopt};
+  FieldContext& context = CacheOf(field).context;
+  if (context.record_id != *id) context.record_id = *id;
+  return context;
 }
 
 Status FieldCodec::Encrypt(const PolicyField& field, const RecordBinding& binding, bool json_value,
@@ -98,7 +122,7 @@ Status FieldCodec::Encrypt(const PolicyField& field, const RecordBinding& bindin
   const bool subject_field = !field.subject.empty();
   const std::optional<std::string>& subject = SubjectOf(field, binding);
   if (subject_field && !subject) return MissingSubject(field);
-  const FieldSpec spec{binding.region, field.key, field.label, field.mode, subject};
+  const FieldSpec& spec = Spec(field, binding.region, subject);
   std::string_view plaintext = value;
   if (json_value) {
     scratch_.clear();
@@ -182,8 +206,7 @@ Status FieldCodec::Rewrap(const PolicyField& field, const RecordBinding& binding
     OPENSSL_cleanse(scratch_.data(), scratch_.size());
     return OkStatus();
   }
-  s = client_.EncryptAppend(FieldSpec{h.region, field.key, field.label, field.mode, subject}, scratch_,
-                            Context(field, binding, subject_field), out);
+  s = client_.EncryptAppend(Spec(field, h.region, subject), scratch_, Context(field, binding, subject_field), out);
   if (s.ok() && field.index) {
     const std::string_view value = !scratch_.empty() && scratch_.front() == kJsonValueTag
                                        ? std::string_view(scratch_).substr(1)

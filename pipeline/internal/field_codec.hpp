@@ -46,7 +46,7 @@ Status CheckBinding(const FieldPolicy& policy, const RecordBinding& binding);
 class FieldCodec {
  public:
   FieldCodec(const Client& client, const FieldPolicy& policy)
-      : client_(client), has_record_id_(!policy.record_id().empty()) {}
+      : client_(client), policy_(policy), has_record_id_(!policy.record_id().empty()), cached_(policy.fields().size()) {}
 
   // Encrypt appends the text ciphertext of a value to `out`: `json_value`
   // false means `value` is a string's UTF-8 bytes, true means JSON text.
@@ -75,13 +75,27 @@ class FieldCodec {
   Result<std::string> Index(const PolicyField& field, const std::string& region, std::string_view plaintext);
 
  private:
+  // Spec and Context are kept per policy field and updated in place, so a
+  // value costs no string copies unless its region, subject or record id
+  // differs from the previous value's. A returned reference is valid until
+  // the next call for the same field.
+  const FieldSpec& Spec(const PolicyField& field, const std::string& region, const std::optional<std::string>& subject);
   // Context is the associated data of a field's value; `subject_envelope`
   // says whether the envelope is (or will be) under a per-subject key.
-  FieldContext Context(const PolicyField& field, const RecordBinding& binding, bool subject_envelope) const;
+  const FieldContext& Context(const PolicyField& field, const RecordBinding& binding, bool subject_envelope);
   Result<std::pair<std::uint32_t, std::uint32_t>> Primary(const PolicyField& field, const std::string& region);
 
+  struct Cached {
+    FieldSpec spec;
+    FieldContext context;
+    bool filled = false;
+  };
+  Cached& CacheOf(const PolicyField& field);
+
   const Client& client_;
+  const FieldPolicy& policy_;
   bool has_record_id_;
+  std::vector<Cached> cached_;  // per policy field
   std::string scratch_;
   std::map<std::tuple<std::string, std::string, std::string, Mode>, std::pair<std::uint32_t, std::uint32_t>> primary_;
 };
