@@ -37,6 +37,21 @@ std::string_view NextRecord(Format format, std::string_view& data, std::uint64_t
   return record;
 }
 
+namespace {
+
+// CountLines counts '\n' with memchr, which skips a record's worth of bytes
+// per call with vector instructions (std::count here went byte by byte).
+std::uint64_t CountLines(std::string_view data) {
+  std::uint64_t n = 0;
+  for (const char* p = data.data(), *end = p + data.size();
+       (p = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)))) != nullptr; ++p) {
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
 Result<bool> RecordReader::Fill() {
   if (eof_) return false;
   const std::size_t old = buffer_.size();
@@ -89,7 +104,7 @@ Result<bool> RecordReader::NextChunk(Chunk& chunk) {
       scanned_ = 0;
       in_quotes_ = false;
       last_boundary_ = 0;
-      next_line_ += static_cast<std::uint64_t>(std::count(chunk.data.begin(), chunk.data.end(), '\n'));
+      next_line_ += CountLines(chunk.data);
       return true;
     }
     if (eof_) return false;
