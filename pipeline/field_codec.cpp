@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include <functional>
+
 #include <fmt/format.h>
 
 #include "pipeline/internal/json_text.hpp"
@@ -81,8 +83,15 @@ Status CheckBinding(const FieldPolicy& policy, const RecordBinding& binding) {
 }
 
 FieldCodec::Cached& FieldCodec::CacheOf(const PolicyField& field) {
-  const auto i = static_cast<std::size_t>(&field - policy_.fields().data());
-  Cached& c = cached_.at(i);  // `field` is always one of the policy's own
+  const auto& fields = policy_.fields();
+  const std::less<const PolicyField*> before;
+  Cached* slot = &unlisted_;
+  if (!before(&field, fields.data()) && before(&field, fields.data() + fields.size())) {
+    slot = &cached_[static_cast<std::size_t>(&field - fields.data())];
+  } else {
+    unlisted_.filled = false;  // not one of the policy's own fields: filled afresh every time
+  }
+  Cached& c = *slot;
   if (!c.filled) {
     c.spec = FieldSpec{"", field.key, field.label, field.mode};
     c.context.path = field.path;

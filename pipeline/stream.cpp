@@ -83,16 +83,20 @@ void Process(Format format, RecordTransform& transform, bool with_record, Slot& 
   }
 }
 
-// A slot whose buffers grew past this (a chunk with a record of many MiB) is
-// freed instead of kept for the next chunk, so one long record does not pin
-// its memory for the rest of the run.
-constexpr std::size_t kMaxKeptSlotBytes = std::size_t{16} << 20;
+// A slot whose buffers grew past this many chunk sizes (a chunk with a long
+// record) is freed instead of kept for the next chunk, so long records do
+// not pin their memory for the rest of the run. An ordinary chunk's buffers
+// hold about 6 chunk sizes (input, and output up to twice as long, each with
+// the string's doubling slack).
+constexpr std::size_t kMaxKeptSlotChunks = 16;
 
 // Recycle empties a written slot for the next chunk, keeping its buffers'
 // capacity: a run then allocates (and page-faults) its few slots once
-// instead of growing fresh multi-MiB strings for every chunk.
-bool Recycle(Slot& slot) {
-  if (slot.in.data.capacity() + slot.out.capacity() + slot.dead.capacity() > kMaxKeptSlotBytes) return false;
+// instead of growing fresh strings for every chunk.
+bool Recycle(Slot& slot, std::size_t chunk_bytes) {
+  if (slot.in.data.capacity() + slot.out.capacity() + slot.dead.capacity() > kMaxKeptSlotChunks * chunk_bytes) {
+    return false;
+  }
   slot.in.data.clear();
   slot.out.clear();
   slot.dead.clear();
@@ -183,7 +187,7 @@ Result<StreamSummary> RunStream(RecordReader& reader, Format format, int out_fd,
       total.dead_letter += slot->summary.dead_letter;
       total.stats.Add(slot->summary.stats);
       auto written = in_flight.extract(next);
-      if (Recycle(*written.mapped())) free_slots.push_back(std::move(written.mapped()));
+      if (Recycle(*written.mapped(), reader.chunk_bytes())) free_slots.push_back(std::move(written.mapped()));
       space_cv.notify_all();
       if (options.progress) options.progress(total, reader.bytes_read());
     }

@@ -35,6 +35,17 @@ class Reverse final : public RecordTransform {
   }
 };
 
+// Echo writes each record as it is, and refuses records holding "bad".
+class Echo final : public RecordTransform {
+ public:
+  Status Transform(std::string_view record, std::string& out, RecordStats& stats) override {
+    if (record.find("bad") != std::string_view::npos) return Status(ErrorCode::kInvalidArgument, "refused");
+    out.append(record).push_back('\n');
+    ++stats.fields_encrypted;
+    return OkStatus();
+  }
+};
+
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -45,17 +56,21 @@ struct Run {
   std::string out, dead;
 };
 
-Run Stream(const sovereign::test::TempDir& dir, const std::string& input, unsigned threads, std::size_t chunk) {
+Run Stream(const sovereign::test::TempDir& dir, const std::string& input, unsigned threads, std::size_t chunk,
+           Format format = Format::kNdjson) {
   const std::string in_path = (dir.path() / "in").string(), out_path = (dir.path() / "out").string(), dead_path = (dir.path() / "dead").string();
   std::ofstream(in_path, std::ios::binary) << input;
   const int in = open(in_path.c_str(), O_RDONLY);
   const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   const int dead = open(dead_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   REQUIRE((in >= 0 && out >= 0 && dead >= 0));
-  RecordReader reader(in, Format::kNdjson, chunk);
+  RecordReader reader(in, format, chunk);
   StreamOptions options;
   options.threads = threads;
-  auto summary = RunStream(reader, Format::kNdjson, out, dead, [] { return std::make_unique<Reverse>(); }, options);
+  auto summary = RunStream(reader, format, out, dead, [format]() -> std::unique_ptr<RecordTransform> {
+    if (format == Format::kCsv) return std::make_unique<Echo>();
+    return std::make_unique<Reverse>();
+  }, options);
   close(in);
   close(out);
   close(dead);
@@ -118,4 +133,43 @@ TEST_CASE("stream: output is in input order and complete, whatever the chunk siz
     CHECK(std::count(run.dead.begin(), run.dead.end(), '\n') == static_cast<std::ptrdiff_t>(bad));
   }
   CHECK(blank > 0);
+}
+
+TEST_CASE("stream: CSV records with quoted line breaks are cut only between records, across any chunk size") {
+  sovereign::test::TempDir dir;
+  std::mt19937 rng(11);
+  std::string input, expected;
+  std::uint64_t good = 0, line = 1;
+  std::vector<std::uint64_t> bad_lines;
+  for (int i = 0; i < 3000; ++i) {
+    // 1 to 4 input lines per record: quoted cells may hold line breaks and doubled quotes.
+    std::string record = "r" + std::to_string(i);
+    const auto breaks = rng() % 4;
+    for (unsigned b = 0; b < breaks; ++b) record += ",\"cell with\nbreak and \"\" quote\"";
+    record += "," + std::string(rng() % 300, 'z');
+    const bool bad = rng() % 9 == 0;
+    if (bad) {
+      record += ",bad";
+      bad_lines.push_back(line);
+    } else {
+      expected += record + "\n";
+      ++good;
+    }
+    input += record + (rng() % 5 == 0 ? "\r\n" : "\n");  // CRLF or LF
+    line += breaks + 1;
+  }
+  for (const auto& [threads, chunk] : {std::pair{1u, std::size_t{16}}, {2u, std::size_t{97}}, {3u, std::size_t{4096}}}) {
+    INFO("threads " << threads << ", chunk " << chunk);
+    const Run run = Stream(dir, input, threads, chunk, Format::kCsv);
+    CHECK(run.summary.records_in == good + bad_lines.size());
+    CHECK(run.summary.records_out == good);
+    CHECK((run.out == expected));
+    std::size_t at = 0;
+    for (std::uint64_t l : bad_lines) {
+      const std::string want = "{\"line\":" + std::to_string(l) + ",\"reason\":";
+      const std::size_t found = run.dead.find(want, at);
+      REQUIRE(found != std::string::npos);
+      at = found + want.size();
+    }
+  }
 }

@@ -51,7 +51,7 @@ void CheckKeystoreIntact(PipelineWorld& w) {
 
 }  // namespace
 
-TEST_CASE("subject kill: SIGKILL while subject keys are created leaves the keystore whole and no output") {
+TEST_CASE("subject kill: SIGKILL while subject keys are created leaves the keystore whole and no partial output") {
   PipelineWorld w;
   const std::string policy = w.WritePolicy(OrderedJson::parse(R"({"region": "us", "record_id": "/id", "fields": [
       {"path": "/email", "key": "users", "subject": "/user"},

@@ -96,6 +96,7 @@ class FieldCodec {
   const FieldPolicy& policy_;
   bool has_record_id_;
   std::vector<Cached> cached_;  // per policy field
+  Cached unlisted_;             // for a field that is not an element of policy_.fields()
   std::string scratch_;
   std::map<std::tuple<std::string, std::string, std::string, Mode>, std::pair<std::uint32_t, std::uint32_t>> primary_;
 };

@@ -53,6 +53,8 @@ class RecordReader {
   // bytes_read may be read from another thread (the progress line).
   std::uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
 
+  std::size_t chunk_bytes() const { return chunk_bytes_; }
+
  private:
   Result<bool> Fill();  // false at EOF
   Status TooLong() const;

@@ -1,8 +1,8 @@
 // RunStream: the streaming engine. One reader (the calling thread) cuts the
 // input into chunks, N workers transform chunks, one writer writes results
 // in input order. At most 2N+2 chunks are in flight, so memory is bounded
-// by that many chunks (kChunkBytes each, reused) plus the longest record,
-// whatever the input size.
+// by that many chunks (their buffers reused, a few chunk sizes each) plus the
+// longest record, whatever the input size.
 #pragma once
 
 #include <cstdint>

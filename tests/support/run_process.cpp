@@ -56,7 +56,9 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string
   if (input.empty()) close(in[1]);
   // Non-blocking, or a write of the whole remaining input would block until
   // the child read it all, while the child blocks writing output nobody reads.
-  if (!input.empty()) fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK);
+  if (!input.empty() && fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK) != 0) {
+    throw std::system_error(errno, std::generic_category(), "fcntl");
+  }
   bool in_open = !input.empty();
   bool out_open = true, err_open = true;
   char buffer[65536];
@@ -82,6 +84,7 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string
         continue;
       }
       const ssize_t r = read(fds[i].fd, buffer, sizeof buffer);
+      if (r < 0 && errno == EINTR) continue;
       if (r <= 0) {
         close(fds[i].fd);
         (fds[i].fd == out[0] ? out_open : err_open) = false;
