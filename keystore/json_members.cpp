@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "sdk/internal/json_strict.hpp"
+
 namespace sovereign::keystore_internal {
 namespace {
 
@@ -26,24 +28,10 @@ Status WrongType(std::string_view path, std::string_view expected, const Json& v
 }  // namespace
 
 std::string MemberPath(std::string_view where, std::string_view name) {
-  std::string out(where);
-  out.push_back('/');
-  for (char c : name) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      // Names come from requests: no control character reaches a message or a log line.
-      out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
+  return internal::JsonMemberPath(where, name);
 }
 
-std::string ElementPath(std::string_view where, std::size_t index) { return fmt::format("{}/{}", where, index); }
+std::string ElementPath(std::string_view where, std::size_t index) { return internal::JsonElementPath(where, index); }
 
 Status ExpectObject(const Json& value, std::string_view where, std::initializer_list<std::string_view> allowed) {
   if (!value.is_object()) return WrongType(where, "an object", value);

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "sovereign/keystore.hpp"
+#include "sdk/internal/json_strict.hpp"
 
 namespace sovereign {
 
@@ -49,7 +50,11 @@ Result<OpenedKeystore> OpenKeystore(std::string_view location, const RemoteKeyst
 Result<std::vector<OpenedKeystore>> OpenKeystoreMapJson(std::string_view json_text,
                                                         const std::filesystem::path& base,
                                                         std::string_view source_name) {
-  Json doc = Json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  auto parsed = internal::ParseJsonStrict(json_text, "document");
+  if (!parsed.ok() && parsed.status().message().starts_with("duplicate member")) {
+    return MapError(source_name, "document", parsed.status().message());
+  }
+  const Json doc = parsed.ok() ? std::move(parsed).value() : Json(Json::value_t::discarded);
   if (doc.is_discarded() || !doc.is_object() || doc.empty()) {
     return MapError(source_name, "document", "must be a JSON object mapping regions to keystores");
   }

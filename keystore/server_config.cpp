@@ -9,6 +9,7 @@
 #include "keystore/internal/audit_log.hpp"
 #include "keystore/internal/json_members.hpp"
 #include "sovereign/envelope.hpp"
+#include "sdk/internal/json_strict.hpp"
 
 namespace sovereign::keystore_internal {
 namespace {
@@ -57,8 +58,9 @@ Status ParseListen(std::string_view listen, std::string& host, std::uint16_t& po
 }
 
 Result<ServerConfig> ParseServerConfig(std::string_view text, const fs::path& base_dir) {
-  Json root = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return Invalid("configuration is not valid JSON");
+  auto parsed = internal::ParseJsonStrict(text, "configuration");
+  if (!parsed.ok()) return parsed.status();
+  const Json root = std::move(parsed).value();
   SOVEREIGN_RETURN_IF_ERROR(ExpectObject(
       root, "", {"region", "listen", "store", "tls", "audit", "lease_ttl_seconds", "access"}));
   ServerConfig config;

@@ -10,6 +10,7 @@
 
 #include "pipeline/internal/pointer.hpp"
 #include "sovereign/envelope.hpp"
+#include "sdk/internal/json_strict.hpp"
 
 namespace sovereign {
 
@@ -165,7 +166,12 @@ bool FieldPolicy::has_random_fields() const {
 }
 
 Result<FieldPolicy> FieldPolicy::Parse(std::string_view json_text, std::string_view source) {
-  const Json doc = Json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  auto parsed = internal::ParseJsonStrict(json_text, "document");
+  if (!parsed.ok() && parsed.status().message().starts_with("duplicate member")) {
+    // Which of two equal names counts differs between JSON readers: a reviewer could read another policy.
+    return PolicyError(source, "document", parsed.status().message());
+  }
+  const Json doc = parsed.ok() ? std::move(parsed).value() : Json(Json::value_t::discarded);
   if (doc.is_discarded() || !doc.is_object()) return PolicyError(source, "document", "must be a JSON object");
   SOVEREIGN_RETURN_IF_ERROR(CheckMembers(doc, {"keystores", "region", "record_id", "fields"}, source, "document"));
   FieldPolicy policy;

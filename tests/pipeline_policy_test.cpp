@@ -56,6 +56,11 @@ TEST_CASE("policy: each kind of error names the offending entry before any recor
   CHECK_THAT(ParseError(R"({"region": "us", "fields": [{"path": "/a", "key": "k"}], "extra": 1})"),
              Catch::Contains("unknown member \"extra\""));
   CHECK_THAT(ParseError("{not json"), Catch::Contains("JSON object"));
+  // A member named twice could read as either value: refused, named by its pointer.
+  CHECK_THAT(ParseError(Policy(R"([{"path": "/ssn", "key": "users", "path": "/note"}])")),
+             Catch::Contains("duplicate member /fields/0/path"));
+  CHECK_THAT(ParseError(R"({"region": "us", "region": "eu", "fields": [{"path": "/a", "key": "k"}]})"),
+             Catch::Contains("duplicate member /region"));
 }
 
 TEST_CASE("policy: label defaults to the last named segment and mode to random") {

@@ -150,6 +150,13 @@ TEST_CASE("values are checked: region, listen, lease TTL, empty paths, audit pat
   c["access"] = Json::parse(R"([{"principal": "p", "allow": ["root"]}])");
   CHECK_THAT(Error(c), Catch::Contains("root") && Catch::Contains("/access/0/allow/0"));
   CHECK_THAT(ki::ParseServerConfig("{not json", "/").status().message(), Catch::Contains("not valid JSON"));
+  // An access rule named twice could read as either: refused, named by its pointer.
+  std::string twice = Minimal().dump();
+  twice.insert(1, R"("region":"eu",)");
+  CHECK_THAT(ki::ParseServerConfig(twice, "/").status().message(), Catch::Contains("duplicate member /region"));
+  std::string rule = Minimal().dump();
+  rule.insert(rule.size() - 1, R"(,"access":[{"principal":"p","allow":["audit"],"allow":["admin"]}])");
+  CHECK_THAT(ki::ParseServerConfig(rule, "/").status().message(), Catch::Contains("duplicate member /access/0/allow"));
   CHECK_THAT(ki::ParseServerConfig("[]", "/").status().message(), Catch::Contains("object"));
 }
 

@@ -109,6 +109,12 @@ TEST_CASE("service: a region map with a mistake is refused naming the entry") {
     CHECK_THAT(r.err, Catch::Contains(c.names));
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
   }
+  // A region named twice could route to either keystore: refused.
+  const auto twice = f.root() / "twice.json";
+  std::ofstream(twice) << R"({"us": {"dir": "/a"}, "us": {"dir": "/b"}})";
+  auto r = RunCli({"keys", "list", "--keystores", twice.string()});
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.err, Catch::Contains("duplicate member /us"));
 }
 
 }  // namespace sovereign::test

@@ -2,6 +2,8 @@
 // keeps serving: nothing a client sends can take it down.
 #include <catch2/catch.hpp>
 
+#include <tuple>
+
 #include "tests/support/service_fixture.hpp"
 
 namespace sovereign::test {
@@ -121,6 +123,31 @@ TEST_CASE("service: decrypt batch bodies are checked member by member, and a mem
   }
   // A null record id is no record id: accepted, the item itself just fails to decrypt.
   auto r = s.app->Post("/v1/decrypt", R"({"items":[{"ciphertext":"sov1:AAAA","path":"/e","record_id":null}]})");
+  CHECK(r.status == 200);
+  s.CheckStillServing();
+}
+
+TEST_CASE("service: a member named twice is refused on every endpoint, named by its JSON Pointer") {
+  Served s;
+  const std::tuple<std::string, std::string, std::string> cases[] = {
+      {"/v1/leases", R"({"items":[{"key":"users","mode":"random","label":"email","key":"other"}]})",
+       "duplicate member /items/0/key"},
+      {"/v1/leases",
+       R"({"items":[{"key":"users","mode":"random","label":"email"},{"key":"users","label":"a","mode":"random","label":"b"}]})",
+       "duplicate member /items/1/label"},
+      {"/v1/encrypt", R"({"items":[],"items":[]})", "duplicate member /items"},
+      {"/v1/encrypt", R"({"items":[1,[2,{"x":0}],{"plaintext":"a","plaintext":"b"}]})", "duplicate member /items/2/plaintext"},
+      {"/v1/index", R"({"items":[{"key":"users","a\u000ab":1,"a\nb":2}]})", R"(duplicate member /items/0/a\u000ab)"},
+  };
+  for (const auto& [endpoint, body, message] : cases) {
+    CAPTURE(endpoint, body);
+    CheckError(s.app->Post(endpoint, body), 400, "invalid_argument", message);
+  }
+  auto officer = s.f.Client("us", s.f.pki().us_officer());
+  CheckError(officer->Post("/v1/keys", R"({"key":"k2","key":"k3"})"), 400, "invalid_argument", "duplicate member /key");
+  // The same name in two different objects is no duplicate.
+  auto r = s.app->Post("/v1/leases",
+                       R"({"items":[{"key":"users","mode":"random","label":"email"},{"key":"users","mode":"random","label":"email"}]})");
   CHECK(r.status == 200);
   s.CheckStillServing();
 }

@@ -10,6 +10,7 @@
 
 #include "keystore/internal/json_members.hpp"
 #include "keystore/internal/principal.hpp"
+#include "sdk/internal/json_strict.hpp"
 
 namespace sovereign::service {
 namespace {
@@ -136,9 +137,9 @@ Result<Json> ParseBody(const httplib::Request& req, std::initializer_list<std::s
   if (!NestingWithin(req.body, kMaxJsonDepth)) {
     return Status(ErrorCode::kInvalidArgument, fmt::format("request body nests deeper than {} levels", kMaxJsonDepth));
   }
-  Json body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) return Status(ErrorCode::kInvalidArgument, "request body is not valid JSON");
-  SOVEREIGN_RETURN_IF_ERROR(ki::ExpectObject(body, "", allowed));
+  auto body = internal::ParseJsonStrict(req.body, "request body");
+  if (!body.ok()) return body.status();
+  SOVEREIGN_RETURN_IF_ERROR(ki::ExpectObject(*body, "", allowed));
   return body;
 }
 

@@ -1,0 +1,29 @@
+// Strict JSON reading shared by the keystore (configurations, API requests)
+// and the pipeline (field policies).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "sovereign/status.hpp"
+
+namespace sovereign::internal {
+
+// JsonMemberPath returns the JSON Pointer (RFC 6901) of member `name` of the
+// value at `where`, for messages: control characters are shown as \uXXXX so
+// none reaches a log line.
+std::string JsonMemberPath(std::string_view where, std::string_view name);
+// JsonElementPath returns the JSON Pointer of element `index` of the array at `where`.
+std::string JsonElementPath(std::string_view where, std::size_t index);
+
+// ParseJsonStrict parses `text` as one JSON document and refuses an object
+// that names a member twice: JSON parsers disagree on which of the two
+// counts, so such a document could mean one thing to a reviewer, a proxy or
+// an audit tool and another here. Errors are kInvalidArgument: "<what> is
+// not valid JSON", or "duplicate member <pointer>" (never a value).
+Result<nlohmann::json> ParseJsonStrict(std::string_view text, std::string_view what);
+
+}  // namespace sovereign::internal
