@@ -78,6 +78,17 @@ Run Stream(const sovereign::test::TempDir& dir, const std::string& input, unsign
   return Run{*summary, ReadAll(out_path), ReadAll(dead_path)};
 }
 
+// CheckDeadLetterLines checks that the dead letters name `lines`, in order.
+void CheckDeadLetterLines(const std::string& dead, const std::vector<std::uint64_t>& lines) {
+  std::size_t at = 0;
+  for (std::uint64_t line : lines) {
+    const std::string want = "{\"line\":" + std::to_string(line) + ",\"reason\":";
+    const std::size_t found = dead.find(want, at);
+    REQUIRE(found != std::string::npos);
+    at = found + want.size();
+  }
+}
+
 }  // namespace
 
 TEST_CASE("stream: output is in input order and complete, whatever the chunk size and thread count") {
@@ -122,14 +133,7 @@ TEST_CASE("stream: output is in input order and complete, whatever the chunk siz
     CHECK(run.summary.dead_letter == bad);
     CHECK(run.summary.stats.fields_encrypted == good);
     CHECK((run.out == expected));  // a reused buffer never leaks a previous chunk's bytes
-    // Dead letters are in order, each with its input line.
-    std::size_t at = 0;
-    for (std::uint64_t line : bad_lines) {
-      const std::string want = "{\"line\":" + std::to_string(line) + ",\"reason\":";
-      const std::size_t found = run.dead.find(want, at);
-      REQUIRE(found != std::string::npos);
-      at = found + want.size();
-    }
+    CheckDeadLetterLines(run.dead, bad_lines);
     CHECK(std::count(run.dead.begin(), run.dead.end(), '\n') == static_cast<std::ptrdiff_t>(bad));
   }
   CHECK(blank > 0);
@@ -164,12 +168,6 @@ TEST_CASE("stream: CSV records with quoted line breaks are cut only between reco
     CHECK(run.summary.records_in == good + bad_lines.size());
     CHECK(run.summary.records_out == good);
     CHECK((run.out == expected));
-    std::size_t at = 0;
-    for (std::uint64_t l : bad_lines) {
-      const std::string want = "{\"line\":" + std::to_string(l) + ",\"reason\":";
-      const std::size_t found = run.dead.find(want, at);
-      REQUIRE(found != std::string::npos);
-      at = found + want.size();
-    }
+    CheckDeadLetterLines(run.dead, bad_lines);
   }
 }
