@@ -50,14 +50,12 @@ Result<OpenedKeystore> OpenKeystore(std::string_view location, const RemoteKeyst
 Result<std::vector<OpenedKeystore>> OpenKeystoreMapJson(std::string_view json_text,
                                                         const std::filesystem::path& base,
                                                         std::string_view source_name) {
-  auto parsed = internal::ParseJsonStrict(json_text, "document");
-  if (!parsed.ok() && parsed.status().message().starts_with("duplicate member")) {
-    return MapError(source_name, "document", parsed.status().message());
-  }
-  const Json doc = parsed.ok() ? std::move(parsed).value() : Json(Json::value_t::discarded);
+  std::string duplicate;
+  const Json doc = internal::ParseJsonNoDuplicates(json_text, duplicate);
   if (doc.is_discarded() || !doc.is_object() || doc.empty()) {
     return MapError(source_name, "document", "must be a JSON object mapping regions to keystores");
   }
+  if (!duplicate.empty()) return MapError(source_name, "document", "duplicate member " + duplicate);
   std::vector<OpenedKeystore> out;
   for (const auto& [region, entry] : doc.items()) {
     const std::string where = fmt::format("region '{}'", region);

@@ -166,13 +166,11 @@ bool FieldPolicy::has_random_fields() const {
 }
 
 Result<FieldPolicy> FieldPolicy::Parse(std::string_view json_text, std::string_view source) {
-  auto parsed = internal::ParseJsonStrict(json_text, "document");
-  if (!parsed.ok() && parsed.status().message().starts_with("duplicate member")) {
-    // Which of two equal names counts differs between JSON readers: a reviewer could read another policy.
-    return PolicyError(source, "document", parsed.status().message());
-  }
-  const Json doc = parsed.ok() ? std::move(parsed).value() : Json(Json::value_t::discarded);
+  std::string duplicate;
+  const Json doc = internal::ParseJsonNoDuplicates(json_text, duplicate);
   if (doc.is_discarded() || !doc.is_object()) return PolicyError(source, "document", "must be a JSON object");
+  // Which of two equal names counts differs between JSON readers: a reviewer could read another policy.
+  if (!duplicate.empty()) return PolicyError(source, "document", "duplicate member " + duplicate);
   SOVEREIGN_RETURN_IF_ERROR(CheckMembers(doc, {"keystores", "region", "record_id", "fields"}, source, "document"));
   FieldPolicy policy;
   if (doc.contains("keystores")) {

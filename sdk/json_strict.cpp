@@ -29,7 +29,7 @@ std::string JsonMemberPath(std::string_view where, std::string_view name) {
 
 std::string JsonElementPath(std::string_view where, std::size_t index) { return fmt::format("{}/{}", where, index); }
 
-Result<Json> ParseJsonStrict(std::string_view text, std::string_view what) {
+Json ParseJsonNoDuplicates(std::string_view text, std::string& duplicate) {
   // The open objects and arrays around the parser's position, to name a
   // duplicate by its JSON Pointer.
   struct Frame {
@@ -39,7 +39,7 @@ Result<Json> ParseJsonStrict(std::string_view text, std::string_view what) {
     std::size_t index = 0;
   };
   std::vector<Frame> frames;
-  std::string duplicate;
+  duplicate.clear();
   const auto element_done = [&] {
     if (!frames.empty() && !frames.back().object) ++frames.back().index;
   };
@@ -72,7 +72,12 @@ Result<Json> ParseJsonStrict(std::string_view text, std::string_view what) {
     }
     return true;
   };
-  Json doc = Json::parse(text, callback, /*allow_exceptions=*/false);
+  return Json::parse(text, callback, /*allow_exceptions=*/false);
+}
+
+Result<Json> ParseJsonStrict(std::string_view text, std::string_view what) {
+  std::string duplicate;
+  Json doc = ParseJsonNoDuplicates(text, duplicate);
   if (doc.is_discarded()) return Status(ErrorCode::kInvalidArgument, fmt::format("{} is not valid JSON", what));
   if (!duplicate.empty()) return Status(ErrorCode::kInvalidArgument, fmt::format("duplicate member {}", duplicate));
   return doc;

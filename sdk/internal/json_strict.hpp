@@ -19,6 +19,11 @@ std::string JsonMemberPath(std::string_view where, std::string_view name);
 // JsonElementPath returns the JSON Pointer of element `index` of the array at `where`.
 std::string JsonElementPath(std::string_view where, std::size_t index);
 
+// ParseJsonNoDuplicates parses `text` as one JSON document (discarded when it
+// is not valid JSON) and sets `duplicate` to the JSON Pointer of the first
+// member named twice in one object, or leaves it empty.
+nlohmann::json ParseJsonNoDuplicates(std::string_view text, std::string& duplicate);
+
 // ParseJsonStrict parses `text` as one JSON document and refuses an object
 // that names a member twice: JSON parsers disagree on which of the two
 // counts, so such a document could mean one thing to a reviewer, a proxy or
