@@ -62,7 +62,7 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, const fs::path& ba
   if (!parsed.ok()) return parsed.status();
   const Json root = std::move(parsed).value();
   SOVEREIGN_RETURN_IF_ERROR(ExpectObject(
-      root, "", {"region", "listen", "store", "tls", "audit", "lease_ttl_seconds", "access"}));
+      root, "", {"region", "listen", "store", "tls", "audit", "lease_ttl_seconds", "access", "witness"}));
   ServerConfig config;
 
   SOVEREIGN_RETURN_IF_ERROR(ReadString(root, "", "region", config.region, /*required=*/true));
@@ -95,6 +95,18 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, const fs::path& ba
     if (!path.empty() && path != config.audit_path) {
       return Invalid(fmt::format("member /audit/path must be the store's audit log {} (got {})",
                                  config.audit_path.string(), path.string()));
+    }
+  }
+
+  if (const Json* witness = Member(root, "witness")) {
+    SOVEREIGN_RETURN_IF_ERROR(ExpectObject(*witness, "/witness", {"path"}));
+    SOVEREIGN_RETURN_IF_ERROR(ReadPath(*witness, "/witness", "path", base_dir, config.witness_path, true));
+    // A witness inside the store is restored along with it: it would witness nothing.
+    const fs::path inside = config.witness_path.lexically_relative(config.store_dir);
+    if (!inside.empty() && *inside.begin() != "..") {
+      return Invalid(fmt::format("member /witness/path must not be inside the store directory {} (a restore of the "
+                                 "store would roll the witness back with it)",
+                                 config.store_dir.string()));
     }
   }
 

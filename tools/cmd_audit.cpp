@@ -1,7 +1,8 @@
-// sovereign audit verify --keystore DIR [--log FILE]
+// sovereign audit verify --keystore DIR [--log FILE] [--witness FILE]
 #include <fmt/format.h>
 
 #include "keystore/internal/keystore_dir.hpp"
+#include "keystore/internal/witness.hpp"
 #include "tools/cli.hpp"
 
 namespace sovereign::cli {
@@ -13,6 +14,7 @@ void AddAuditCommands(CLI::App& app) {
   struct Args {
     std::string keystore;
     std::string log;
+    std::string witness;
   };
   auto args = std::make_shared<Args>();
   auto* verify = group->add_subcommand(
@@ -21,13 +23,23 @@ void AddAuditCommands(CLI::App& app) {
       ->envname("SOVEREIGN_KEYSTORE")
       ->required();
   verify->add_option("--log", args->log, "Verify this copy of the log instead of DIR/audit.log");
+  verify->add_option("--witness", args->witness,
+                     "Also check the head and the log against this rollback witness (as `serve` does on start)");
   verify->callback([args] {
     auto result = keystore_internal::VerifyKeystoreAuditLog(args->keystore, args->log);
     if (!result.ok()) {
       // A log that fails verification is a finding, not a usage error.
       throw CommandError(kExitError, fmt::format("audit log verification failed: {}", result.status().message()));
     }
-    WriteStdout(fmt::format("{}\n", result->summary));
+    std::string out = fmt::format("{}\n", result->summary);
+    if (!args->witness.empty()) {
+      auto witnessed = keystore_internal::VerifyKeystoreWitness(args->keystore, args->log, args->witness);
+      if (!witnessed.ok()) {
+        throw CommandError(kExitError, fmt::format("witness check failed: {}", witnessed.status().message()));
+      }
+      out += fmt::format("{}\n", *witnessed);
+    }
+    WriteStdout(out);
   });
 }
 

@@ -34,6 +34,9 @@ struct ServerConfig {
   ServerTlsConfig tls;
   // The audit log: always the store's audit.log (the only value accepted).
   std::filesystem::path audit_path;
+  // The rollback witness (member /witness/path): an append-only file of audit
+  // heads outside the store; empty when none is configured.
+  std::filesystem::path witness_path;
   std::chrono::seconds lease_ttl = kDefaultLeaseTtl;
   AccessPolicy access;
 };
