@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "keystore/internal/witnessed_keystore.hpp"
 #include "keystore/service/service.hpp"
 
 namespace sovereign::service {
@@ -140,6 +141,18 @@ int Serve(const std::filesystem::path& config_path) {
     Log(fmt::format("configuration region '{}' does not match the keystore's region '{}' in {}", config->region,
                     keystore->embedded->region(), config->store_dir.string()));
     return 1;
+  }
+  // Rollback detection: refuse a store behind its witness, then witness
+  // every change before it is acknowledged (docs/operations.md#rollback-witness).
+  if (!config->witness_path.empty()) {
+    auto witness = ki::StartWitness(config->witness_path, config->store_dir, Log);
+    if (!witness.ok()) {
+      Log(fmt::format("refusing to start: {}", witness.status().message()));
+      return 1;
+    }
+    keystore->service = ki::WitnessKeystore(std::move(keystore->service), std::move(witness).value());
+  } else {
+    Log("no rollback witness configured: a restored older copy of catalog.db and audit.log would go unnoticed");
   }
   auto client = Client::New(keystore->embedded);
   if (!client.ok()) {
