@@ -468,8 +468,9 @@ Result<std::shared_ptr<EmbeddedKeystore>> NewEmbeddedKeystore(KeystoreFiles file
 
 ServiceKeystore::~ServiceKeystore() = default;
 
-Result<OpenedKeystore> OpenServiceKeystore(const std::filesystem::path& dir, EmbeddedKeystoreOptions options) {
-  auto files = OpenKeystoreFiles(dir);
+Result<OpenedKeystore> OpenServiceKeystore(const std::filesystem::path& dir, EmbeddedKeystoreOptions options,
+                                           OpenChecks checks) {
+  auto files = OpenKeystoreFiles(dir, checks);
   if (!files.ok()) return files.status();
   auto impl = NewImpl(std::move(files).value(), std::move(options));
   if (!impl.ok()) return impl.status();

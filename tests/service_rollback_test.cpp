@@ -172,8 +172,13 @@ TEST_CASE("service: with a witness, restarts work and the in-region app keeps wo
   auto rotate = f.Client("us", f.pki().us_officer())->Post("/v1/keys/users/rotate", "");
   CHECK(rotate.status == 200);
   // What was acknowledged is witnessed: the witness's last head is the log's last entry.
-  const auto audit = AuditLines(us);
-  CHECK(json::parse(Lines(witness).back())["seq"] == audit.back()["seq"]);
+  CHECK(json::parse(Lines(witness).back())["seq"] == AuditLines(us).back()["seq"]);
+  // A policy reload is recorded, and witnessed, too.
+  const auto mark = first.Mark();
+  first.Hup();
+  REQUIRE(first.WaitForOutput("access policy reloaded", mark, std::chrono::seconds(10)));
+  CHECK(AuditLines(us).back()["op"] == "policy.reload");
+  CHECK(json::parse(Lines(witness).back())["seq"] == AuditLines(us).back()["seq"]);
   REQUIRE(f.server("us").Stop() == 0);
 
   for (int restart = 0; restart < 2; ++restart) {

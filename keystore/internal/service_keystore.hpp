@@ -23,6 +23,7 @@
 #include "keystore/internal/catalog.hpp"
 #include "keystore/internal/field_key_request.hpp"
 #include "keystore/internal/key_lifecycle.hpp"
+#include "keystore/internal/keystore_dir.hpp"
 #include "sovereign/key_source.hpp"
 #include "sovereign/keystore.hpp"
 
@@ -93,9 +94,11 @@ struct OpenedKeystore {
   std::shared_ptr<ServiceKeystore> service;
 };
 
-// OpenServiceKeystore opens DIR like EmbeddedKeystore::Open. `options.principal`
-// is what the embedded view records (the service's own identity).
-Result<OpenedKeystore> OpenServiceKeystore(const std::filesystem::path& dir, EmbeddedKeystoreOptions options);
+// OpenServiceKeystore opens DIR like EmbeddedKeystore::Open, plus `checks`
+// (`sovereign serve` verifies the whole audit log). `options.principal` is
+// what the embedded view records (the service's own identity).
+Result<OpenedKeystore> OpenServiceKeystore(const std::filesystem::path& dir, EmbeddedKeystoreOptions options,
+                                           OpenChecks checks = {});
 
 // ReadAuditLines returns the complete lines of the log at `path` whose seq is
 // in (after, head.seq], at most `limit`. kKeystoreUnavailable if unreadable.

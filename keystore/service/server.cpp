@@ -6,13 +6,17 @@
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "keystore/internal/posix_file.hpp"
 #include "keystore/internal/witnessed_keystore.hpp"
 #include "keystore/service/service.hpp"
 
@@ -117,6 +121,19 @@ void InstallErrorHandlers(httplib::Server& server, Service& service) {
   });
 }
 
+// CheckTlsKeyFile refuses a server private key that group or others may
+// read, that has another hard link, or that another user owns, as the
+// keystore's own root key is refused. A symbolic link is followed (certificate
+// managers publish keys that way); the file it names is checked.
+Status CheckTlsKeyFile(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status(ErrorCode::kFailedPrecondition,
+                  fmt::format("cannot stat server TLS key {}: {}", path.string(), ki::ErrnoText(errno)));
+  }
+  return ki::CheckOwnerOnly(path, st, "server TLS key", "600");
+}
+
 std::string UrlHost(const std::string& host) {
   return host.find(':') != std::string::npos ? fmt::format("[{}]", host) : host;
 }
@@ -129,14 +146,23 @@ int Serve(const std::filesystem::path& config_path) {
     Log(config.status().message());
     return 1;
   }
+  if (Status key_file = CheckTlsKeyFile(config->tls.key); !key_file.ok()) {
+    Log(key_file.message());
+    return 1;
+  }
   EmbeddedKeystoreOptions options;
   options.principal = std::string(kServicePrincipal);
   options.field_key_ttl = config->lease_ttl;
-  auto keystore = ki::OpenServiceKeystore(config->store_dir, options);
+  // The whole audit chain is verified before anything is served: a line
+  // deleted, edited or reordered anywhere in the log refuses the start.
+  const auto open_start = std::chrono::steady_clock::now();
+  auto keystore = ki::OpenServiceKeystore(config->store_dir, options, ki::OpenChecks{.verify_audit_log = true});
   if (!keystore.ok()) {
     Log(fmt::format("cannot open the keystore: {}", keystore.status().message()));
     return 1;
   }
+  Log(fmt::format("keystore opened, audit log verified in {:.3f} s",
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - open_start).count()));
   if (keystore->embedded->region() != config->region) {
     Log(fmt::format("configuration region '{}' does not match the keystore's region '{}' in {}", config->region,
                     keystore->embedded->region(), config->store_dir.string()));

@@ -101,7 +101,17 @@ Json ErrorJson(std::string_view code, std::string_view message) {
   return Json{{"code", std::string(code)}, {"message", std::string(message)}};
 }
 
-Json ErrorJson(const Status& status) { return ErrorJson(ErrorCodeName(status.code()), status.message()); }
+Json ErrorJson(const Status& status) {
+  // The store's failures name server files and system errors: they go to the
+  // operator's log, and the client learns only that the keystore is down.
+  if (status.code() == ErrorCode::kKeystoreUnavailable || status.code() == ErrorCode::kInternal) {
+    fmt::print(stderr, "sovereign serve: request refused: {}: {}\n", ErrorCodeName(status.code()), status.message());
+    return ErrorJson(ErrorCodeName(status.code()), status.code() == ErrorCode::kInternal
+                                                       ? "internal error; details are in the service log"
+                                                       : "the keystore is unavailable, nothing is served; details are in the service log");
+  }
+  return ErrorJson(ErrorCodeName(status.code()), status.message());
+}
 
 void ReplyJson(httplib::Response& res, int http, const Json& body) {
   res.status = http;
@@ -113,7 +123,7 @@ void ReplyError(httplib::Response& res, int http, std::string_view code, std::st
 }
 
 void ReplyError(httplib::Response& res, const Status& status) {
-  ReplyError(res, HttpStatusFor(status.code()), ErrorCodeName(status.code()), status.message());
+  ReplyJson(res, HttpStatusFor(status.code()), Json{{"error", ErrorJson(status)}});
 }
 
 void ReplySensitive(httplib::Response& res, std::string body) {
