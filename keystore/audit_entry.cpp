@@ -6,6 +6,9 @@
 #include <openssl/evp.h>
 
 #include <array>
+#include <charconv>
+
+#include <fmt/format.h>
 
 namespace sovereign::keystore_internal {
 namespace {
@@ -43,6 +46,12 @@ Status Malformed(std::string_view why) { return Status(ErrorCode::kFailedPrecond
 
 }  // namespace
 
+Status CheckAuditLineSize(std::size_t bytes) {
+  if (bytes <= kMaxAuditLineBytes) return OkStatus();
+  return Status(ErrorCode::kFailedPrecondition,
+                fmt::format("is {} bytes, longer than the audit log's {}-byte line limit", bytes, kMaxAuditLineBytes));
+}
+
 Result<std::string> Sha256Hex(std::string_view bytes) {
   std::array<std::uint8_t, 32> digest{};
   unsigned int size = 0;
@@ -57,10 +66,13 @@ Result<std::string> SealEntry(Json entry, internal::HmacSha256& mac) {
   auto tag = MacHex(entry, mac);
   if (!tag.ok()) return tag.status();
   entry["mac"] = *tag;
-  return Canonical(entry);
+  std::string line = Canonical(entry);
+  SOVEREIGN_RETURN_IF_ERROR(CheckAuditLineSize(line.size()));
+  return line;
 }
 
 Result<ParsedEntry> ParseEntry(std::string_view line, internal::HmacSha256& mac) {
+  SOVEREIGN_RETURN_IF_ERROR(CheckAuditLineSize(line.size()));
   Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return Malformed("is not a JSON object (edited or corrupted)");
   // A line that parses but is not byte-identical to its canonical form was
@@ -81,6 +93,18 @@ Result<ParsedEntry> ParseEntry(std::string_view line, internal::HmacSha256& mac)
   if (!expected.ok()) return expected.status();
   parsed.mac_ok = CRYPTO_memcmp(expected->data(), claimed.data(), claimed.size()) == 0;
   return parsed;
+}
+
+std::optional<std::uint64_t> PeekSeq(std::string_view line) {
+  static constexpr std::string_view kMember = "\"seq\":";
+  const std::size_t at = line.rfind(kMember);
+  if (at == std::string_view::npos) return std::nullopt;
+  const char* begin = line.data() + at + kMember.size();
+  const char* end = line.data() + line.size();
+  std::uint64_t seq = 0;
+  auto [next, ec] = std::from_chars(begin, end, seq);
+  if (ec != std::errc() || next == begin || (next != end && *next != ',' && *next != '}')) return std::nullopt;
+  return seq;
 }
 
 }  // namespace sovereign::keystore_internal

@@ -17,9 +17,13 @@ namespace {
 
 using Json = nlohmann::json;
 
-// Entries are a few hundred bytes; the last complete line is always within this window.
-// Enough for kMaxAppendEntries + 1 entries of up to 4 KiB each.
-constexpr off_t kTailWindow = 1024 * 1024;
+// What reconciliation must see at the end of the file: the entries of one
+// append past the head (at most kMaxAppendBytes), or else the head's own line
+// (at most kMaxAuditLineBytes), followed by at most one incomplete line an
+// interrupted append left (shorter than kMaxAppendBytes), plus the '\n' before
+// the first of them. Every log the writer can produce fits.
+constexpr off_t kTailWindow = static_cast<off_t>(2 * kMaxAppendBytes + 1);
+static_assert(kMaxAppendBytes >= kMaxAuditLineBytes, "one append must be able to hold one entry");
 
 std::string Rfc3339(TimePoint t) {
   const auto micros = ToMicros(t);
@@ -56,7 +60,7 @@ Result<Tail> ReadTail(int fd, off_t size, const std::filesystem::path& path) {
   }
   const std::size_t last_nl = buf.rfind('\n');
   if (last_nl == std::string::npos) {
-    if (start != 0) return Unavailable(path, "last line is longer than 1 MiB");
+    if (start != 0) return Unavailable(path, "its last line is longer than any append writes; run `sovereign audit verify`");
     return tail;  // only an incomplete first line
   }
   tail.end = start + static_cast<off_t>(last_nl + 1);
@@ -74,7 +78,7 @@ Result<Tail> ReadTail(int fd, off_t size, const std::filesystem::path& path) {
     if (begin == std::string::npos) break;
     line_end = begin;
   }
-  if (tail.lines.empty()) return Unavailable(path, "last line is longer than 1 MiB");
+  if (tail.lines.empty()) return Unavailable(path, "its last line is longer than any append writes; run `sovereign audit verify`");
   return tail;
 }
 
@@ -92,9 +96,10 @@ Result<AuditHead> Reconcile(const Tail& tail, const AuditHead& head, internal::H
   // crash kept from being committed: each must verify and chain, the first to the head.
   Result<AuditHead> last = [&]() -> Result<AuditHead> {
     auto parsed = ParseEntry(tail.lines.back(), mac);
-    if (!parsed.ok() || !parsed->mac_ok) {
-      return Unavailable(path, "last entry does not verify; run `sovereign audit verify`");
+    if (!parsed.ok()) {
+      return Unavailable(path, fmt::format("its last entry {}; run `sovereign audit verify`", parsed.status().message()));
     }
+    if (!parsed->mac_ok) return Unavailable(path, "last entry does not verify; run `sovereign audit verify`");
     auto hash = Sha256Hex(tail.lines.back());
     if (!hash.ok()) return hash.status();
     return AuditHead{parsed->seq, std::move(hash).value()};
@@ -191,6 +196,7 @@ Status AuditLog::AppendMany(Catalog& catalog, std::span<const AuditEvent> events
   std::string lines;
   std::size_t last_line_size = 0;
   for (const AuditEvent& event : events) {
+    const std::uint64_t seq = last.seq + 1;
     Json entry = Json::object();
     entry["seq"] = last.seq + 1;
     entry["prev"] = last.hash;
@@ -209,8 +215,18 @@ Status AuditLog::AppendMany(Catalog& catalog, std::span<const AuditEvent> events
     if (event.subject_created) entry["subject_created"] = true;
     if (!event.note.empty()) entry["note"] = event.note;
     if (!event.counts.is_null()) entry["counts"] = event.counts;
+    // A line past the limit is refused here, before anything is written, so
+    // no reader or verifier ever meets one (the request fails closed).
     auto line = SealEntry(std::move(entry), mac_);
-    if (!line.ok()) return line.status();
+    if (!line.ok()) {
+      return Unavailable(path_, fmt::format("the {} entry for seq {} {}; nothing was written", event.op, seq,
+                                            line.status().message()));
+    }
+    if (lines.size() + line->size() + 1 > kMaxAppendBytes) {
+      return Unavailable(path_, fmt::format("{} entries would take more than the {}-byte limit of one append; "
+                                            "nothing was written",
+                                            events.size(), kMaxAppendBytes));
+    }
     auto hash = Sha256Hex(*line);
     if (!hash.ok()) return hash.status();
     lines += *line;

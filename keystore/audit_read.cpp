@@ -1,10 +1,8 @@
 // ReadAuditLines: a page of the audit log for GET /v1/audit, lines exactly as
 // stored so the reader can verify chain and MACs offline.
-#include <fstream>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
+#include "keystore/internal/audit_entry.hpp"
+#include "keystore/internal/audit_lines.hpp"
+#include "keystore/internal/audit_log.hpp"
 #include "keystore/internal/service_keystore.hpp"
 
 namespace sovereign::keystore_internal {
@@ -13,25 +11,32 @@ Result<std::vector<std::string>> ReadAuditLines(const std::filesystem::path& pat
                                                 std::uint64_t up_to, std::size_t limit) {
   std::vector<std::string> out;
   if (limit == 0 || after >= up_to) return out;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Status(ErrorCode::kKeystoreUnavailable, fmt::format("cannot read audit log {}", path.string()));
-  }
+  auto reader = AuditLineReader::Open(path);
+  if (!reader.ok()) return reader.status();
   // Lines are numbered 1, 2, … in order in an intact log; the seq member is
   // still read from each line so a damaged log yields what it says, and
-  // `sovereign audit verify` is what judges it.
-  for (std::string line; out.size() < limit && std::getline(in, line);) {
-    if (in.eof()) break;  // an incomplete last line (no '\n') is not an entry yet
-    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) continue;
-    auto seq = j.find("seq");
-    if (seq == j.end() || !seq->is_number_unsigned()) continue;
-    const auto n = seq->get<std::uint64_t>();
+  // `sovereign audit verify` is what judges it. The seq is peeked, not
+  // parsed, so skipping to a late page costs a scan, not a parse per line.
+  // The page stops before the
+  // line that would take it past kMaxAuditPageBytes (it always holds at
+  // least one line: no line is longer than kMaxAuditLineBytes), so one read
+  // costs the service a bounded amount of memory.
+  std::size_t bytes = 0;
+  std::string line;
+  while (out.size() < limit) {
+    auto next = reader->Read(line);
+    if (!next.ok()) return next.status();
+    // An incomplete last line (no '\n') is not an entry yet; an over-long
+    // one is never written by the keystore and ends what can be served.
+    if (*next != AuditLineReader::Next::kLine) break;
+    const auto seq = PeekSeq(line);
+    if (!seq) continue;
+    const std::uint64_t n = *seq;
     if (n > up_to) break;
-    if (n > after) out.push_back(std::move(line));
-  }
-  if (in.bad()) {
-    return Status(ErrorCode::kKeystoreUnavailable, fmt::format("cannot read audit log {}", path.string()));
+    if (n <= after) continue;
+    if (!out.empty() && bytes + line.size() > kMaxAuditPageBytes) break;
+    bytes += line.size();
+    out.push_back(line);
   }
   return out;
 }

@@ -1,50 +1,35 @@
 // VerifyAuditLog: replays the whole chain and names the first line that breaks it.
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
+//
+// The log is read once, front to back, through AuditLineReader: memory stays
+// constant (one line of at most kMaxAuditLineBytes plus a read buffer)
+// whatever the log's length, so the service can afford it at every start.
+// Only after a failure is more of the file read, to say what kind of
+// tampering it was.
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include <fmt/format.h>
 
 #include "keystore/internal/audit_entry.hpp"
+#include "keystore/internal/audit_lines.hpp"
 #include "keystore/internal/audit_log.hpp"
-#include "keystore/internal/posix_file.hpp"
 
 namespace sovereign::keystore_internal {
 namespace {
 
-Result<std::string> ReadWholeFile(const std::filesystem::path& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
-  if (!fd.valid()) {
-    return Status(ErrorCode::kKeystoreUnavailable,
-                  fmt::format("cannot open audit log {}: {}", path.string(), ErrnoText(errno)));
-  }
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      return Status(ErrorCode::kKeystoreUnavailable,
-                    fmt::format("cannot read audit log {}: {}", path.string(), ErrnoText(errno)));
-    }
-    if (n == 0) return out;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-}
+using Next = AuditLineReader::Next;
 
-// Seqs of the lines after `from` that parse (MAC not required): used only to
-// tell a reordering from a deletion or a duplicate in the failure message.
-bool SeqAppearsLater(const std::vector<std::string_view>& lines, std::size_t from, std::uint64_t seq,
-                     internal::HmacSha256& mac) {
-  for (std::size_t i = from + 1; i < lines.size(); ++i) {
-    auto parsed = ParseEntry(lines[i], mac);
+// SeqAppearsLater reads the rest of the log and reports whether a line that
+// parses (MAC not required) carries `seq`: used only to tell a reordering
+// from a deletion or a duplicate in the failure message.
+bool SeqAppearsLater(AuditLineReader& reader, std::uint64_t seq, internal::HmacSha256& mac) {
+  std::string line;
+  for (;;) {
+    auto next = reader.Read(line);
+    if (!next.ok() || *next != Next::kLine) return false;
+    auto parsed = ParseEntry(line, mac);
     if (parsed.ok() && parsed->seq == seq) return true;
   }
-  return false;
 }
 
 }  // namespace
@@ -53,61 +38,67 @@ Result<AuditVerification> VerifyAuditLog(const std::filesystem::path& path, cons
                                          const AuditHead& head) {
   auto mac = internal::HmacSha256::New(audit_key.bytes(InsecureSecretKeyAccess::Get()));
   if (!mac.ok()) return mac.status();
-  auto content = ReadWholeFile(path);
-  if (!content.ok()) return content.status();
+  auto reader = AuditLineReader::Open(path);
+  if (!reader.ok()) return reader.status();
 
-  std::vector<std::string_view> lines;
-  std::string_view rest(*content);
-  while (!rest.empty()) {
-    std::size_t nl = rest.find('\n');
-    if (nl == std::string_view::npos) break;
-    lines.push_back(rest.substr(0, nl));
-    rest.remove_prefix(nl + 1);
-  }
-  const bool incomplete_tail = !rest.empty();
-
-  auto fail = [&](std::size_t line_number, std::string_view why) {
+  auto fail = [&](std::uint64_t line_number, std::string_view why) {
     return Status(ErrorCode::kFailedPrecondition,
                   fmt::format("audit log {} line {}: {}", path.string(), line_number, why));
   };
 
   std::uint64_t expected = 1;
   std::string prev_hash = kGenesisHash;
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    const std::size_t n = i + 1;
-    auto parsed = ParseEntry(lines[i], *mac);
+  std::string line;
+  bool incomplete_tail = false;
+  for (;;) {
+    auto next = reader->Read(line);
+    if (!next.ok()) return next.status();
+    if (*next == Next::kEnd) break;
+    const std::uint64_t n = reader->line_number();
+    if (*next == Next::kTooLong) {
+      return fail(n, fmt::format("is longer than the audit log's {}-byte line limit (the keystore never writes "
+                                 "such a line)",
+                                 kMaxAuditLineBytes));
+    }
+    if (*next == Next::kIncomplete) {
+      incomplete_tail = true;
+      break;
+    }
+    auto parsed = ParseEntry(line, *mac);
     if (!parsed.ok()) return fail(n, parsed.status().message());
     if (!parsed->mac_ok) {
       // A forged line slipped into the chain leaves the next line still
       // chained to the line before it.
-      if (i + 1 < lines.size()) {
-        auto next = ParseEntry(lines[i + 1], *mac);
-        if (next.ok() && next->mac_ok && next->seq == expected && next->prev == prev_hash) {
+      std::string after;
+      auto following = reader->Read(after);
+      if (following.ok() && *following == Next::kLine) {
+        auto next_entry = ParseEntry(after, *mac);
+        if (next_entry.ok() && next_entry->mac_ok && next_entry->seq == expected && next_entry->prev == prev_hash) {
           return fail(n, "was inserted: its MAC does not verify and the next line continues the chain");
         }
       }
       return fail(n, "MAC does not verify: the entry was edited or forged");
     }
     if (parsed->seq != expected) {
-      if (SeqAppearsLater(lines, i, expected, *mac)) {
+      const std::uint64_t seq = parsed->seq;
+      if (SeqAppearsLater(*reader, expected, *mac)) {
         return fail(n, fmt::format("has seq {} where seq {} was expected, and seq {} appears later: entries were "
                                    "reordered",
-                                   parsed->seq, expected, expected));
+                                   seq, expected, expected));
       }
-      if (parsed->seq > expected) {
-        return fail(n, fmt::format("has seq {} where seq {} was expected: {} deleted", parsed->seq, expected,
-                                   parsed->seq - expected == 1 ? fmt::format("entry {} was", expected)
-                                                               : fmt::format("entries {}..{} were", expected,
-                                                                             parsed->seq - 1)));
+      if (seq > expected) {
+        return fail(n, fmt::format("has seq {} where seq {} was expected: {} deleted", seq, expected,
+                                   seq - expected == 1 ? fmt::format("entry {} was", expected)
+                                                       : fmt::format("entries {}..{} were", expected, seq - 1)));
       }
       return fail(n, fmt::format("has seq {} where seq {} was expected: an earlier entry was duplicated (replayed)",
-                                 parsed->seq, expected));
+                                 seq, expected));
     }
     if (parsed->prev != prev_hash) {
       return fail(n, "prev does not match the hash of the line before it: the chain is broken (an earlier entry "
                      "was replaced)");
     }
-    auto hash = Sha256Hex(lines[i]);
+    auto hash = Sha256Hex(line);
     if (!hash.ok()) return hash.status();
     if (parsed->seq == head.seq && *hash != head.hash) {
       return fail(n, "does not match the catalog's audit head: the log was rewritten from here");
@@ -118,7 +109,7 @@ Result<AuditVerification> VerifyAuditLog(const std::filesystem::path& path, cons
 
   const std::uint64_t entries = expected - 1;
   if (entries < head.seq) {
-    return fail(lines.size() + 1,
+    return fail(entries + 1,
                 fmt::format("missing: the log ends at seq {} but the catalog's audit head is at seq {}: {} removed "
                             "from the end (truncated tail)",
                             entries, head.seq,
@@ -135,8 +126,7 @@ Result<AuditVerification> VerifyAuditLog(const std::filesystem::path& path, cons
                                out.beyond_head);
   }
   if (incomplete_tail) {
-    out.summary += fmt::format("; line {} is incomplete (an interrupted append, never acknowledged)",
-                               lines.size() + 1);
+    out.summary += fmt::format("; line {} is incomplete (an interrupted append, never acknowledged)", entries + 1);
   }
   return out;
 }

@@ -85,6 +85,18 @@ Status BuildKeystore(const fs::path& staging, std::string_view region, const std
   return OkStatus();
 }
 
+// VerifyOpenedAuditLog verifies `log` against the head of `files`' catalog.
+// The head is read first: appends that land between the two reads only add
+// entries after the head, which verification accepts.
+Result<AuditVerification> VerifyOpenedAuditLog(KeystoreFiles& files, const fs::path& log) {
+  auto tx = Transaction::BeginRead(files.catalog.db());
+  if (!tx.ok()) return tx.status();
+  auto head = files.catalog.ReadAuditHead();
+  if (!head.ok()) return head.status();
+  SOVEREIGN_RETURN_IF_ERROR(tx->Commit());
+  return VerifyAuditLog(log, files.audit_key, *head);
+}
+
 }  // namespace
 
 std::string DefaultPrincipal() {
@@ -99,7 +111,7 @@ std::string DefaultPrincipal() {
   return fmt::format("unix:uid:{}", uid);
 }
 
-Result<KeystoreFiles> OpenKeystoreFiles(const fs::path& dir_in) {
+Result<KeystoreFiles> OpenKeystoreFiles(const fs::path& dir_in, OpenChecks checks) {
   const fs::path dir = NormalDir(dir_in);
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
@@ -134,9 +146,9 @@ Result<KeystoreFiles> OpenKeystoreFiles(const fs::path& dir_in) {
   auto root_key = LoadRootKeyFile(dir);
   if (!root_key.ok()) return root_key.status();
   const fs::path catalog_path = dir / kCatalogFileName;
-  if (!fs::exists(fs::symlink_status(catalog_path, ec))) {
-    return Status(ErrorCode::kFailedPrecondition, fmt::format("catalog {} is missing", catalog_path.string()));
-  }
+  SOVEREIGN_RETURN_IF_ERROR(CheckPrivateFile(catalog_path, "catalog"));
+  const fs::path log_path = dir / kAuditLogFileName;
+  SOVEREIGN_RETURN_IF_ERROR(CheckPrivateFile(log_path, "audit log"));
   auto catalog = Catalog::Open(catalog_path);
   if (!catalog.ok()) return catalog.status();
   auto meta = catalog->ReadMeta();
@@ -157,13 +169,13 @@ Result<KeystoreFiles> OpenKeystoreFiles(const fs::path& dir_in) {
   auto audit_key = UnwrapSecret(*root_key, AuditKeyAssociatedData(meta->region), meta->wrapped_audit_key,
                                 "the audit key");
   if (!audit_key.ok()) return audit_key.status();
-  const fs::path log_path = dir / kAuditLogFileName;
-  if (!fs::is_regular_file(fs::symlink_status(log_path, ec))) {
-    return Status(ErrorCode::kFailedPrecondition,
-                  fmt::format("audit log {} is missing or not a regular file", log_path.string()));
+  KeystoreFiles files{dir, meta->region, std::move(root_key).value(), std::move(audit_key).value(),
+                      std::move(catalog).value()};
+  if (checks.verify_audit_log) {
+    auto verified = VerifyOpenedAuditLog(files, log_path);
+    if (!verified.ok()) return verified.status();
   }
-  return KeystoreFiles{dir, meta->region, std::move(root_key).value(), std::move(audit_key).value(),
-                       std::move(catalog).value()};
+  return files;
 }
 
 Result<AuditVerification> VerifyKeystoreAuditLog(const fs::path& dir) {
@@ -173,14 +185,7 @@ Result<AuditVerification> VerifyKeystoreAuditLog(const fs::path& dir) {
 Result<AuditVerification> VerifyKeystoreAuditLog(const fs::path& dir, const fs::path& log) {
   auto files = OpenKeystoreFiles(dir);
   if (!files.ok()) return files.status();
-  // The head is read first: appends that land between the two reads only add
-  // entries after the head, which verification accepts.
-  auto tx = Transaction::BeginRead(files->catalog.db());
-  if (!tx.ok()) return tx.status();
-  auto head = files->catalog.ReadAuditHead();
-  if (!head.ok()) return head.status();
-  SOVEREIGN_RETURN_IF_ERROR(tx->Commit());
-  return VerifyAuditLog(log.empty() ? files->dir / kAuditLogFileName : log, files->audit_key, *head);
+  return VerifyOpenedAuditLog(*files, log.empty() ? files->dir / kAuditLogFileName : log);
 }
 
 Status CheckRootKeyCurrent(KeystoreFiles& files) {

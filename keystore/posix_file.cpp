@@ -109,12 +109,39 @@ Status CheckOwnerOnly(const std::filesystem::path& path, const struct stat& st, 
                   fmt::format("{} {} has mode {}: group or others may access it; run `chmod {} {}`", what,
                               path.string(), ModeText(st.st_mode), fix_mode, path.string()));
   }
+  // A second hard link is a second name for the same bytes, outside the
+  // directory whose mode protects them (and it survives a chmod of this one).
+  if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+    return Status(ErrorCode::kFailedPrecondition,
+                  fmt::format("{} {} has {} hard links: another name for it may sit where others can read or "
+                              "keep it; remove the other links (find / -samefile {}) or replace it with a copy",
+                              what, path.string(), static_cast<unsigned long>(st.st_nlink), path.string()));
+  }
   if (st.st_uid != ::geteuid()) {
     return Status(ErrorCode::kFailedPrecondition,
                   fmt::format("{} {} is owned by uid {}, not by the keystore user (uid {}); run `chown {} {}`", what,
                               path.string(), st.st_uid, ::geteuid(), ::geteuid(), path.string()));
   }
   return OkStatus();
+}
+
+Status CheckPrivateFile(const std::filesystem::path& path, std::string_view what) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    int err = errno;
+    if (err == ENOENT) return Status(ErrorCode::kFailedPrecondition, fmt::format("{} {} is missing", what, path.string()));
+    return Status(ErrorCode::kKeystoreUnavailable, fmt::format("cannot stat {} {}: {}", what, path.string(), ErrnoText(err)));
+  }
+  if (S_ISLNK(st.st_mode)) {
+    return Status(ErrorCode::kFailedPrecondition,
+                  fmt::format("{} {} is a symbolic link; refusing to follow it: replace it with the file itself (mode "
+                              "0600)",
+                              what, path.string()));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Status(ErrorCode::kFailedPrecondition, fmt::format("{} {} is not a regular file", what, path.string()));
+  }
+  return CheckOwnerOnly(path, st, what, "600");
 }
 
 }  // namespace sovereign::keystore_internal

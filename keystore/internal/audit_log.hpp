@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "keystore/internal/audit_entry.hpp"
 #include "keystore/internal/catalog.hpp"
 #include "sdk/internal/hmac_sha256.hpp"
 #include "sovereign/mode.hpp"
@@ -37,6 +38,15 @@ inline constexpr std::size_t kAuditKeySize = 32;
 // 256 lets one group carry a batch of subject keys (a pipeline chunk asks
 // for hundreds at once) for one fsync pair.
 inline constexpr std::size_t kMaxAppendEntries = 256;
+// The most bytes one append may write (its lines with their newlines). Bounds
+// what a crash can leave past the head, hence what reconciliation reads from
+// the end of the file. Four maximum-length lines (kMaxAuditLineBytes, in
+// audit_entry.hpp), or 256 ordinary issue entries of a few hundred bytes.
+inline constexpr std::size_t kMaxAppendBytes = 1024 * 1024;
+// The most bytes of entries one GET /v1/audit page carries (besides the
+// entry count limit): at least one maximum-length line, so paging always
+// moves forward.
+inline constexpr std::size_t kMaxAuditPageBytes = 4 * 1024 * 1024;
 
 // AuditEvent is what an operation records; empty/unset fields are omitted.
 struct AuditEvent {
@@ -83,14 +93,16 @@ class AuditLog {
   // head moves, so a crash can leave the log at most one append's entries
   // ahead of the head — never behind. Append adopts such entries (valid MACs,
   // chained to the head) and cuts off an incomplete last line left by a
-  // crash; any other mismatch between log and head fails closed. Every
-  // failure is kKeystoreUnavailable and leaves the file as it was.
+  // crash; any other mismatch between log and head fails closed. An entry
+  // whose line would exceed kMaxAuditLineBytes is refused before anything
+  // is written. Every failure is kKeystoreUnavailable and leaves the file as
+  // it was.
   Status Append(Catalog& catalog, const AuditEvent& event, TimePoint now);
 
   // AppendMany is Append for up to kMaxAppendEntries events (a group commit):
   // the tail is reconciled once, every line is written with one write and
   // one fsync, and the head moves to the last. All or nothing: on failure no
-  // line stays in the file.
+  // line stays in the file. The lines together must fit kMaxAppendBytes.
   Status AppendMany(Catalog& catalog, std::span<const AuditEvent> events, TimePoint now);
 
   const std::filesystem::path& path() const noexcept { return path_; }

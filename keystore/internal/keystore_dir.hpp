@@ -22,11 +22,26 @@ struct KeystoreFiles {
   Catalog catalog;
 };
 
+// OpenChecks are the checks of OpenKeystoreFiles that cost more than a few
+// system calls, for the callers that want them.
+struct OpenChecks {
+  // Verify all of audit.log (every MAC, seq and prev) against the catalog's
+  // audit head before returning, reading the file once, sequentially, in
+  // constant memory (VerifyAuditLog): a line deleted, edited or reordered
+  // anywhere in the log refuses the open, not only damage at its end (which
+  // every append checks anyway). Costs a pass over the whole log (about
+  // docs/operations.md's figure per million entries); `sovereign serve`
+  // always asks for it, the CLI's short commands do not.
+  bool verify_audit_log = false;
+};
+
 // OpenKeystoreFiles checks DIR (exists, not writable by group/others), loads
-// the root key (see LoadRootKeyFile), opens the catalog, verifies the root
-// key against the catalog's check value and unwraps the audit key.
+// the root key (see LoadRootKeyFile), checks that catalog.db and audit.log
+// are private regular files (CheckPrivateFile: mode 0600, one link, owned by
+// the effective user), opens the catalog, verifies the root key against the
+// catalog's check value, unwraps the audit key and runs `checks`.
 // kFailedPrecondition, naming the file at fault, for anything missing or wrong.
-Result<KeystoreFiles> OpenKeystoreFiles(const std::filesystem::path& dir);
+Result<KeystoreFiles> OpenKeystoreFiles(const std::filesystem::path& dir, OpenChecks checks = {});
 
 // CheckRootKeyCurrent is kFailedPrecondition when the catalog is no longer
 // wrapped under `files.root_key` (`keystore rotate-root` ran since it was

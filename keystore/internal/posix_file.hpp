@@ -65,9 +65,16 @@ Status FsyncPath(const std::filesystem::path& path);
 
 // CheckOwnerOnly fails with kFailedPrecondition, naming `path`, its mode and
 // the chmod that fixes it, if group or others have any permission bit in
-// `mode`, or if the file is owned by a user other than the effective user.
-// `what` describes the file ("root key", "keystore directory").
+// `mode`, if a regular file has more than one hard link, or if the file is
+// owned by a user other than the effective user. `what` describes the file
+// ("root key", "keystore directory").
 Status CheckOwnerOnly(const std::filesystem::path& path, const struct stat& st, std::string_view what,
                       std::string_view fix_mode);
+
+// CheckPrivateFile is CheckOwnerOnly (fix: mode 600) for the file at `path`
+// itself, which must be a regular file and not a symbolic link: for the
+// keystore's catalog and audit log. kFailedPrecondition naming the file and
+// the fix; kKeystoreUnavailable if it cannot be examined.
+Status CheckPrivateFile(const std::filesystem::path& path, std::string_view what);
 
 }  // namespace sovereign::keystore_internal

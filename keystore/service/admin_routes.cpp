@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "keystore/internal/audit_entry.hpp"
 #include "keystore/internal/json_members.hpp"
 #include "keystore/service/service.hpp"
 
@@ -63,6 +64,9 @@ void HandleRotateKey(Call& call) {
 
 Status QueryNumber(const httplib::Request& req, const std::string& name, std::uint64_t& out) {
   if (!req.has_param(name)) return OkStatus();
+  if (req.get_param_value_count(name) > 1) {
+    return Status(ErrorCode::kInvalidArgument, fmt::format("query parameter '{}' is given more than once", name));
+  }
   const std::string text = req.get_param_value(name);
   std::uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -73,6 +77,9 @@ Status QueryNumber(const httplib::Request& req, const std::string& name, std::ui
   return OkStatus();
 }
 
+// GET /v1/audit?after=SEQ&limit=N: one page of at most min(N, kMaxBatchItems)
+// entries and at most ki::kMaxAuditPageBytes of them, with `next_after`, the
+// cursor of the next page (null once the page reaches the head).
 void HandleAudit(Call& call) {
   if (!call.policy->Allows(call.principal, ki::Permission::kAudit)) {
     return Deny(call, "audit.read", ki::Permission::kAudit, "reading the audit log needs the 'audit' permission");
@@ -86,6 +93,7 @@ void HandleAudit(Call& call) {
   std::uint64_t limit = kMaxBatchItems;
   Status ok = QueryNumber(call.req, "after", after);
   if (ok.ok()) ok = QueryNumber(call.req, "limit", limit);
+  if (ok.ok() && limit == 0) ok = Status(ErrorCode::kInvalidArgument, "query parameter 'limit' must be at least 1");
   if (!ok.ok()) return ReplyError(call.res, ok);
   limit = std::min<std::uint64_t>(limit, kMaxBatchItems);
   // Who read the log is itself recorded, before anything is served.
@@ -95,7 +103,16 @@ void HandleAudit(Call& call) {
   if (!audited.ok()) return ReplyError(call.res, audited);
   auto page = call.service.keystore().ReadAudit(after, static_cast<std::size_t>(limit));
   if (!page.ok()) return ReplyError(call.res, page.status());
-  ReplyJson(call.res, 200, {{"entries", page->entries}, {"head", {{"seq", page->head.seq}, {"hash", page->head.hash}}}});
+  Json next = nullptr;
+  if (!page->entries.empty()) {
+    const auto last = ki::PeekSeq(page->entries.back());
+    if (last && *last < page->head.seq) next = *last;
+  }
+  ReplyJson(call.res, 200,
+            {{"entries", page->entries},
+             {"head", {{"seq", page->head.seq}, {"hash", page->head.hash}}},
+             {"limit", limit},
+             {"next_after", next}});
 }
 
 }  // namespace
