@@ -491,5 +491,33 @@ TEST_CASE("witness: cost of witnessing field key issues", "[.timing]") {
   }
 }
 
+// Not a test: how long the start-up check takes to read a long witness.
+TEST_CASE("witness: cost of reading a witness of many heads", "[.timing]") {
+  WitnessFixture f;
+  REQUIRE(f.Start().ok());
+  auto files = ki::OpenKeystoreFiles(f.dir);
+  REQUIRE(files.ok());
+  auto mac = ki::NewWitnessMac(files->audit_key);
+  REQUIRE(mac.ok());
+  const auto head = f.Head();
+  constexpr std::uint64_t kHeads = 200000;
+  {
+    std::string text;
+    for (std::uint64_t i = 0; i < kHeads; ++i) {
+      auto line = ki::SealWitnessLine("us", head, std::chrono::system_clock::now(), *mac);
+      REQUIRE(line.ok());
+      text += *line + "\n";
+    }
+    AppendText(f.witness, text);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto contents = ki::ReadWitness(f.witness, "us", *mac);
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  REQUIRE(contents.ok());
+  CHECK(contents->heads == kHeads + 1);
+  std::printf("read %llu witness heads (%.1f MB) in %.2f s\n", static_cast<unsigned long long>(contents->heads),
+              static_cast<double>(fs::file_size(f.witness)) / 1e6, elapsed.count());
+}
+
 }  // namespace
 }  // namespace sovereign
