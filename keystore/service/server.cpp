@@ -53,6 +53,22 @@ bool ConfigureTls(SSL_CTX& ctx, const ki::ServerTlsConfig& tls, std::string& err
   if (SSL_CTX_use_certificate_chain_file(&ctx, tls.cert.c_str()) != 1) {
     return fail(fmt::format("cannot load server certificate {}", tls.cert.string()));
   }
+  // AEAD suites with forward secrecy only: TLS 1.2 would otherwise also offer
+  // CBC-SHA suites (MAC-then-encrypt, Lucky13-style padding oracles). TLS 1.3
+  // suites are all AEADs; CCM stays out, as in OpenSSL's default.
+  static constexpr const char* kTls12Ciphers =
+      "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+      "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+  static constexpr const char* kTls13Ciphersuites =
+      "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+  if (SSL_CTX_set_cipher_list(&ctx, kTls12Ciphers) != 1) return fail("cannot set the TLS 1.2 cipher list");
+  if (SSL_CTX_set_ciphersuites(&ctx, kTls13Ciphersuites) != 1) return fail("cannot set the TLS 1.3 cipher suites");
+  // No session resumption at all (no tickets in TLS 1.2 or 1.3, no session
+  // cache): a resumed session would skip certificate verification, so an
+  // expired certificate, or one from a CA since removed, would keep working.
+  SSL_CTX_set_options(&ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_set_num_tickets(&ctx, 0) != 1) return fail("cannot turn off TLS 1.3 session tickets");
+  SSL_CTX_set_session_cache_mode(&ctx, SSL_SESS_CACHE_OFF);
   if (SSL_CTX_use_PrivateKey_file(&ctx, tls.key.c_str(), SSL_FILETYPE_PEM) != 1) {
     return fail(fmt::format("cannot load server key {}", tls.key.string()));
   }
@@ -66,12 +82,8 @@ bool ConfigureTls(SSL_CTX& ctx, const ki::ServerTlsConfig& tls, std::string& err
   if (names == nullptr) return fail(fmt::format("no CA names in {}", tls.client_ca.string()));
   SSL_CTX_set_client_CA_list(&ctx, names);
   SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
-  // Resumed sessions keep the verified peer certificate; the context id is
-  // required for resumption when peers are verified.
-  static constexpr unsigned char kSessionContext[] = "sovereign-keystore";
-  if (SSL_CTX_set_session_id_context(&ctx, kSessionContext, sizeof kSessionContext - 1) != 1) {
-    return fail("cannot set the session id context");
-  }
+  // No session id context: with resumption off it is not needed, and should a
+  // session ever be found, OpenSSL then fails that handshake instead of resuming.
   return true;
 }
 
