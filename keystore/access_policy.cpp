@@ -1,6 +1,7 @@
 #include "keystore/internal/access_policy.hpp"
 
 #include <fnmatch.h>
+#include <strings.h>
 
 #include <algorithm>
 #include <array>
@@ -8,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "keystore/internal/json_members.hpp"
+#include "keystore/internal/principal.hpp"
 #include "sovereign/keystore.hpp"
 
 namespace sovereign::keystore_internal {
@@ -120,6 +122,9 @@ bool AccessPolicy::Allows(std::string_view principal, Permission permission, std
 }
 
 bool AccessPolicy::AllowsSome(std::string_view principal, Permission permission) const {
+  // A SPIFFE pattern matches only a valid SPIFFE ID in normal form: never a
+  // CN principal, never "…/svc/../../cn/eng/alice", "…/svc//x" or "%2e".
+  if (pattern.size() >= 7 && ::strncasecmp(pattern.data(), "spiffe:", 7) == 0 && !IsSpiffeId(principal)) return false;
   if (principal.empty()) return false;
   for (const AccessRule& rule : rules_) {
     if (!Grants(rule, permission) || !PrincipalMatches(rule.principal, principal)) continue;

@@ -62,7 +62,7 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, const fs::path& ba
   if (!parsed.ok()) return parsed.status();
   const Json root = std::move(parsed).value();
   SOVEREIGN_RETURN_IF_ERROR(ExpectObject(
-      root, "", {"region", "listen", "store", "tls", "audit", "lease_ttl_seconds", "access", "witness"}));
+      root, "", {"region", "listen", "store", "tls", "audit", "lease_ttl_seconds", "access", "identity", "witness"}));
   ServerConfig config;
 
   SOVEREIGN_RETURN_IF_ERROR(ReadString(root, "", "region", config.region, /*required=*/true));
@@ -139,3 +139,11 @@ Result<ServerConfig> LoadServerConfig(const fs::path& path) {
 }
 
 }  // namespace sovereign::keystore_internal
+
+  if (const Json* identity = Member(root, "identity")) {
+    SOVEREIGN_RETURN_IF_ERROR(ExpectObject(*identity, "/identity", {"allow_common_name"}));
+    if (const Json* allow = Member(*identity, "allow_common_name")) {
+      if (!allow->is_boolean()) return Invalid("member /identity/allow_common_name must be true or false");
+      config.identity.allow_common_name = allow->get<bool>();
+    }
+  }

@@ -149,9 +149,19 @@ TEST_CASE("service: field decrypt as the CN engineer fails, keeps or redacts, an
   CHECK(decrypt({"--on-denied", "shrug"}).exit_code == 2);
 }
 
-TEST_CASE("service: a certificate with only a subject CN is that CN, and an unlisted principal gets nothing") {
+TEST_CASE("service: a certificate with only a subject CN names no principal unless the deployment allows CN names") {
   ServiceFixture f;
   f.PrepareAndStart("us");
+  auto refused = f.Client("us", f.pki().cn_only());
+  auto lease = refused->PostJson("/v1/leases", Items({{{"key", "users"}, {"mode", "random"}, {"label", "email"}}}));
+  CheckRefused(lease, "/v1/leases");
+  CHECK_THAT(lease.body, Catch::Contains("no URI SAN"));
+  CHECK(CountAudit(f.region("us"), kCnOnlyName, "denied") == 0);  // refused before it is anyone
+
+  // With identity.allow_common_name it is that CN, and an unlisted principal gets nothing.
+  f.region("us").config["identity"] = {{"allow_common_name", true}};
+  WriteConfig(f.region("us"));
+  f.Start("us");
   auto job = f.Client("us", f.pki().cn_only());
   auto r = job->PostJson("/v1/leases", Items({{{"key", "users"}, {"mode", "random"}, {"label", "email"}}}));
   CheckRefused(r, "/v1/leases");

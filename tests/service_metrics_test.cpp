@@ -29,7 +29,10 @@ double SampleValue(const std::string& text, const std::string& name, const std::
 
 TEST_CASE("service: /metrics is Prometheus text with request, denial, lease and audit counters") {
   ServiceFixture f;
-  f.PrepareAndStart("us");
+  // The scraper below is known by its CN, so this deployment allows CN names.
+  f.Prepare("us").config["identity"] = {{"allow_common_name", true}};
+  WriteConfig(f.region("us"));
+  f.Start("us");
   auto app = f.Client("us", f.pki().us_app());
   const std::string canary = "Metrics-Canary-Plaintext-7781";
   const std::string record = "record-canary-991";

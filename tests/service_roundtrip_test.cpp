@@ -13,7 +13,7 @@ using nlohmann::json;
 
 const std::string kBinary("a\0b\xff\r\n", 6);
 
-TEST_CASE("service: health names the region and needs only a trusted certificate") {
+TEST_CASE("service: health names the region and needs only a trusted certificate that names a principal") {
   ServiceFixture f;
   f.PrepareAndStart("us");
   auto r = f.Client("us", f.pki().us_app())->Get("/v1/health");
@@ -22,7 +22,9 @@ TEST_CASE("service: health names the region and needs only a trusted certificate
   CHECK(doc["status"] == "ok");
   CHECK(doc["region"] == "us");
   CHECK(doc["version"].is_string());
-  CHECK(f.Client("us", f.pki().cn_only())->Get("/v1/health").status == 200);
+  CHECK(f.Client("us", f.pki().eu_officer())->Get("/v1/health").status == 200);  // no rule names it here
+  // A certificate with no URI SAN names nobody (CN names are off by default).
+  CHECK(f.Client("us", f.pki().cn_only())->Get("/v1/health").status == 403);
 }
 
 TEST_CASE("service: the US app round-trips every kind of value through remote batches, item by item") {

@@ -73,7 +73,9 @@ class AccessPolicy {
 };
 
 // PrincipalMatches reports whether `principal` matches the glob `pattern`
-// (fnmatch without FNM_PATHNAME or FNM_PERIOD: '*' and '?' match '/').
+// (fnmatch without FNM_PATHNAME or FNM_PERIOD: '*' and '?' match '/'). A
+// pattern starting with "spiffe:" (any case) matches only principals that are
+// valid SPIFFE IDs (IsSpiffeId), so no CN or unnormalised ID can match one.
 bool PrincipalMatches(std::string_view pattern, std::string_view principal);
 
 }  // namespace sovereign::keystore_internal

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "keystore/internal/access_policy.hpp"
+#include "keystore/internal/principal.hpp"
 #include "sovereign/status.hpp"
 
 namespace sovereign::keystore_internal {
@@ -38,6 +39,8 @@ struct ServerConfig {
   // heads outside the store; empty when none is configured.
   std::filesystem::path witness_path;
   std::chrono::seconds lease_ttl = kDefaultLeaseTtl;
+  // Who a client certificate names (member /identity); read once at start.
+  IdentityOptions identity;
   AccessPolicy access;
 };
 

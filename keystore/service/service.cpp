@@ -199,7 +199,8 @@ void AddRoute(httplib::Server& server, Service& service, std::string_view method
     const auto start = std::chrono::steady_clock::now();
     try {
       // Identity comes only from the verified client certificate.
-      auto principal = ki::PrincipalFromCertificate(req.ssl == nullptr ? nullptr : SSL_get0_peer_certificate(req.ssl));
+      auto principal = ki::PrincipalFromCertificate(req.ssl == nullptr ? nullptr : SSL_get0_peer_certificate(req.ssl),
+                                                    service.config().identity);
       if (!principal.ok()) {
         ReplyError(res, 403, "denied", principal.status().message());
       } else {
