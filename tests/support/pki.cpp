@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <stdexcept>
 #include <system_error>
+#include <vector>
 
 namespace sovereign::test {
 
@@ -53,10 +54,39 @@ void AddExtension(X509* cert, X509* issuer, int nid, const std::string& value) {
   Check(ok, "X509_add_ext");
 }
 
+// AddUriSans adds a subjectAltName extension holding one URI per element of
+// `uris`, bytes as given: the config syntax would split on commas and refuse
+// some of the malformed values the tests need.
+void AddUriSans(X509* cert, const std::vector<std::string>& uris) {
+  GENERAL_NAMES* names = sk_GENERAL_NAME_new_null();
+  if (names == nullptr) Fail("sk_GENERAL_NAME_new_null");
+  for (const std::string& uri : uris) {
+    GENERAL_NAME* name = GENERAL_NAME_new();
+    ASN1_IA5STRING* text = ASN1_IA5STRING_new();
+    if (name == nullptr || text == nullptr ||
+        ASN1_STRING_set(text, uri.data(), static_cast<int>(uri.size())) != 1) {
+      GENERAL_NAME_free(name);
+      ASN1_IA5STRING_free(text);
+      GENERAL_NAMES_free(names);
+      Fail("URI SAN");
+    }
+    GENERAL_NAME_set0_value(name, GEN_URI, text);
+    if (sk_GENERAL_NAME_push(names, name) <= 0) {
+      GENERAL_NAME_free(name);
+      GENERAL_NAMES_free(names);
+      Fail("sk_GENERAL_NAME_push");
+    }
+  }
+  const int ok = X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0, X509V3_ADD_DEFAULT);
+  GENERAL_NAMES_free(names);
+  Check(ok, "X509_add1_ext_i2d");
+}
+
 // CertSpec says what to put in a certificate; defaults make a week-long client leaf.
 struct CertSpec {
   std::string common_name;
   std::string subject_alt_names;  // X509V3 config syntax, e.g. "URI:spiffe://…"; empty for none
+  std::vector<std::string> uris;  // raw URI SANs, used instead of subject_alt_names when not empty
   bool is_ca = false;
   bool server = false;
   long not_before_offset = -3600;          // seconds from now
@@ -94,9 +124,12 @@ Cert Issue(const CertSpec& spec, EVP_PKEY* subject_key, X509* issuer, EVP_PKEY* 
   Check(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("Sovereign tests"),
                                    -1, -1, 0),
         "subject O");
-  Check(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                                   reinterpret_cast<const unsigned char*>(spec.common_name.c_str()), -1, -1, 0),
-        "subject CN");
+  if (!spec.common_name.empty()) {
+    Check(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                     reinterpret_cast<const unsigned char*>(spec.common_name.data()),
+                                     static_cast<int>(spec.common_name.size()), -1, 0),
+          "subject CN");
+  }
   Check(X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : name), "issuer");
   if (X509_gmtime_adj(X509_getm_notBefore(cert.get()), spec.not_before_offset) == nullptr) Fail("notBefore");
   if (X509_gmtime_adj(X509_getm_notAfter(cert.get()), spec.not_after_offset) == nullptr) Fail("notAfter");
@@ -113,7 +146,9 @@ Cert Issue(const CertSpec& spec, EVP_PKEY* subject_key, X509* issuer, EVP_PKEY* 
     AddExtension(cert.get(), signer, NID_key_usage, "critical,digitalSignature");
     AddExtension(cert.get(), signer, NID_ext_key_usage, spec.server ? "serverAuth" : "clientAuth");
   }
-  if (!spec.subject_alt_names.empty()) {
+  if (!spec.uris.empty()) {
+    AddUriSans(cert.get(), spec.uris);
+  } else if (!spec.subject_alt_names.empty()) {
     AddExtension(cert.get(), signer, NID_subject_alt_name, spec.subject_alt_names);
   }
   if (X509_sign(cert.get(), issuer_key, EVP_sha256()) <= 0) Fail("X509_sign");
@@ -215,6 +250,19 @@ CertFiles TestPki::IssueClient(const std::string& name, const std::string& spiff
   Pkey key = NewKey();
   Cert cert = Issue(LeafSpec(common_name, spiffe_id.empty() ? "" : "URI:" + spiffe_id), key.get(), keys_->ca_cert.get(),
                     keys_->ca_key.get());
+  CertFiles files{dir_ / (name + ".pem"), dir_ / (name + ".key")};
+  WriteCert(files.cert, cert.get());
+  WriteKey(files.key, key.get());
+  return files;
+}
+
+CertFiles TestPki::IssueClientCert(const std::string& name, const ClientCertSpec& client) {
+  CertSpec spec = LeafSpec(client.common_name, "");
+  spec.uris = client.uri_sans;
+  spec.not_before_offset = static_cast<long>(client.not_before.count());
+  spec.not_after_offset = static_cast<long>(client.not_after.count());
+  Pkey key = NewKey();
+  Cert cert = Issue(spec, key.get(), keys_->ca_cert.get(), keys_->ca_key.get());
   CertFiles files{dir_ / (name + ".pem"), dir_ / (name + ".key")};
   WriteCert(files.cert, cert.get());
   WriteKey(files.key, key.get());

@@ -5,9 +5,11 @@
 // has its own CAs, so a certificate from one run never verifies in another.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace sovereign::test {
 
@@ -23,8 +25,21 @@ inline constexpr const char* kUsOfficerId = "spiffe://corp.example/region/us/sec
 inline constexpr const char* kCnEngineerId = "spiffe://corp.example/region/cn/eng/alice";
 inline constexpr const char* kEuAppId = "spiffe://corp.example/region/eu/svc/app";
 inline constexpr const char* kEuOfficerId = "spiffe://corp.example/region/eu/security/officer";
-// Subject CN of the certificate that carries no URI SAN.
+// Subject CN of the certificate that carries no URI SAN (a principal only
+// where the server config sets identity.allow_common_name).
 inline constexpr const char* kCnOnlyName = "batch-job.corp.example";
+
+// ClientCertSpec says what IssueClientCert puts in a client certificate.
+struct ClientCertSpec {
+  // One subjectAltName URI per element, written byte for byte (no parsing, no
+  // escaping): malformed and hostile values are the point.
+  std::vector<std::string> uri_sans;
+  // Subject CN; none when empty.
+  std::string common_name;
+  // Validity window, relative to now.
+  std::chrono::seconds not_before{-3600};
+  std::chrono::seconds not_after{7L * 24 * 3600};
+};
 
 class TestPki {
  public:
@@ -32,7 +47,7 @@ class TestPki {
   //   ca.pem                      the trusted root CA (servers' client_ca, clients' CA)
   //   server.pem/.key             CN=localhost, SAN DNS:localhost, IP:127.0.0.1
   //   us-app, us-officer, cn-engineer, eu-app, eu-officer  client certs with the URI SANs above
-  //   cn-only                     client cert with only subject CN kCnOnlyName
+  //   cn-only                     client cert with only subject CN kCnOnlyName (no URI SAN)
   //   untrusted                   client cert for kUsAppId from another CA (untrusted-ca.pem)
   //   expired                     client cert for kUsAppId from the trusted CA, notAfter yesterday
   // Throws std::runtime_error when OpenSSL fails.
@@ -57,6 +72,9 @@ class TestPki {
   // `name` in the directory, with URI SAN `spiffe_id` (none when empty) and
   // subject CN `common_name`.
   CertFiles IssueClient(const std::string& name, const std::string& spiffe_id, const std::string& common_name);
+  // IssueClientCert issues one more client certificate from the trusted CA,
+  // named `name` in the directory, exactly as `spec` says.
+  CertFiles IssueClientCert(const std::string& name, const ClientCertSpec& spec);
 
  private:
   struct Keys;
