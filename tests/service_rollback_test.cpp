@@ -236,6 +236,9 @@ TEST_CASE("service: a change that cannot be witnessed is answered 503 and nothin
   auto rotate = f.Client("us", f.pki().us_officer())->Post("/v1/keys/users/rotate", "");
   CHECK(rotate.status == 503);
   CHECK(rotate.ErrorCode() == "keystore_unavailable");
+  // The operator learns why from the log; the caller never sees the path.
+  CHECK(rotate.body.find(witness.string()) == std::string::npos);
+  CHECK(f.server("us").WaitForOutput("not acknowledged", {}, std::chrono::seconds(5)));
   auto lease = f.Client("us", f.pki().us_app())
                    ->PostJson("/v1/leases", Items({{{"key", "users"}, {"mode", "random"}, {"label", "email"}}}));
   CHECK(lease.body.find("field_key") == std::string::npos);
