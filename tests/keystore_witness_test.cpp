@@ -277,7 +277,17 @@ TEST_CASE("witness: another history at the witnessed seq is refused as a fork") 
   }
   auto refused = f.Start();
   REQUIRE(!refused.ok());
-  CHECK(refused.status().message().find("forked history detected") != std::string::npos);
+  CHECK(refused.status().message().find("forked history detected: the catalog's audit head") != std::string::npos);
+  // Further along the other history the catalog is ahead, but the log's
+  // entry at the witnessed seq is still not the witnessed one.
+  {
+    auto ks = EmbeddedKeystore::Open(f.dir);
+    REQUIRE(ks.ok());
+    REQUIRE((*ks)->CreateKey("more").ok());
+  }
+  auto ahead = f.Start();
+  REQUIRE(!ahead.ok());
+  CHECK(ahead.status().message().find("holds another entry at seq") != std::string::npos);
 }
 
 TEST_CASE("witness: changes made offline while the service was down are accepted and witnessed at start") {
