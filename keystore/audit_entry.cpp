@@ -7,6 +7,7 @@
 
 #include <array>
 #include <charconv>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -40,6 +41,30 @@ bool IsHex64(const Json& j) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
+}
+
+// WithoutMacMember returns canonical `line` with its top-level "mac" member
+// (and one adjacent comma) removed: the last `"mac":"` in the line, since
+// every member sorted after "mac" that the writer emits is a string, a bool,
+// a number or a list of numbers, and a string cannot hold an unescaped quote.
+// nullopt if the text around it is not a mac member.
+std::optional<std::string> WithoutMacMember(std::string_view line) {
+  static constexpr std::string_view kMember = "\"mac\":\"";
+  const std::size_t at = line.rfind(kMember);
+  if (at == std::string_view::npos || at == 0) return std::nullopt;
+  const std::size_t end = at + kMember.size() + 64 + 1;  // past the closing quote
+  if (end >= line.size() || line[end - 1] != '"') return std::nullopt;
+  std::string out;
+  if (line[at - 1] == ',') {
+    out.append(line.substr(0, at - 1)).append(line.substr(end));
+  } else if (line[at - 1] == '{' && line[end] == ',') {
+    out.append(line.substr(0, at)).append(line.substr(end + 1));
+  } else if (line[at - 1] == '{') {
+    out.append(line.substr(0, at)).append(line.substr(end));
+  } else {
+    return std::nullopt;
+  }
+  return out;
 }
 
 Status Malformed(std::string_view why) { return Status(ErrorCode::kFailedPrecondition, std::string(why)); }
@@ -88,6 +113,18 @@ Result<ParsedEntry> ParseEntry(std::string_view line, internal::HmacSha256& mac)
   parsed.seq = seq->get<std::uint64_t>();
   parsed.prev = prev->get<std::string>();
   std::string claimed = tag->get<std::string>();
+  // The MAC covers the canonical form without "mac". The line is canonical,
+  // so that is the line with the mac member cut out, which saves serialising
+  // the object again (a third of the cost of verifying a long log). Only if
+  // that text does not verify is the object re-serialised to decide.
+  if (auto without = WithoutMacMember(line)) {
+    std::array<std::uint8_t, internal::kSha256Size> out{};
+    SOVEREIGN_RETURN_IF_ERROR(mac.Compute(AsBytes(*without), out));
+    if (CRYPTO_memcmp(ToHex(out).data(), claimed.data(), claimed.size()) == 0) {
+      parsed.mac_ok = true;
+      return parsed;
+    }
+  }
   j.erase("mac");
   auto expected = MacHex(j, mac);
   if (!expected.ok()) return expected.status();
