@@ -171,3 +171,65 @@ TEST_CASE("open of a keystore whose root key is missing names the file") {
 
 }  // namespace
 }  // namespace sovereign
+
+namespace sovereign {
+namespace {
+
+TEST_CASE("open refuses a catalog or audit log that group or others may access, naming the file, mode and fix") {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "ks";
+  MustInit(dir);
+  for (const char* name : {"catalog.db", "audit.log"}) {
+    const fs::path file = dir / name;
+    for (mode_t mode : {0640, 0604, 0620, 0602}) {
+      CAPTURE(name, mode);
+      REQUIRE(::chmod(file.c_str(), mode) == 0);
+      auto ks = EmbeddedKeystore::Open(dir);
+      CHECK(ks.code() == ErrorCode::kFailedPrecondition);
+      CHECK_THAT(ks.status().message(), Catch::Contains(file.string()));
+      CHECK_THAT(ks.status().message(), Catch::Contains(fmt::format("{:04o}", mode)));
+      CHECK_THAT(ks.status().message(), Catch::Contains("chmod 600 " + file.string()));
+    }
+    REQUIRE(::chmod(file.c_str(), 0600) == 0);
+  }
+  CHECK(EmbeddedKeystore::Open(dir).ok());
+}
+
+TEST_CASE("open refuses a root key, catalog or audit log with a second hard link, naming the file") {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "ks";
+  MustInit(dir);
+  for (const char* name : {"root.key", "catalog.db", "audit.log"}) {
+    CAPTURE(name);
+    const fs::path file = dir / name;
+    const fs::path other = tmp.path() / (std::string(name) + ".copy");
+    fs::create_hard_link(file, other);
+    auto ks = EmbeddedKeystore::Open(dir);
+    CHECK(ks.code() == ErrorCode::kFailedPrecondition);
+    CHECK_THAT(ks.status().message(), Catch::Contains(file.string()) && Catch::Contains("2 hard links"));
+    fs::remove(other);
+  }
+  CHECK(EmbeddedKeystore::Open(dir).ok());
+}
+
+TEST_CASE("open refuses a catalog or audit log that is a symbolic link") {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "ks";
+  MustInit(dir);
+  for (const char* name : {"catalog.db", "audit.log"}) {
+    CAPTURE(name);
+    const fs::path file = dir / name;
+    const fs::path moved = tmp.path() / name;
+    fs::rename(file, moved);
+    fs::create_symlink(moved, file);
+    auto ks = EmbeddedKeystore::Open(dir);
+    CHECK(ks.code() == ErrorCode::kFailedPrecondition);
+    CHECK_THAT(ks.status().message(), Catch::Contains(file.string()) && Catch::Contains("symbolic link"));
+    fs::remove(file);
+    fs::rename(moved, file);
+  }
+  CHECK(EmbeddedKeystore::Open(dir).ok());
+}
+
+}  // namespace
+}  // namespace sovereign
