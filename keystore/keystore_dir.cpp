@@ -85,16 +85,35 @@ Status BuildKeystore(const fs::path& staging, std::string_view region, const std
   return OkStatus();
 }
 
-// VerifyOpenedAuditLog verifies `log` against the head of `files`' catalog.
-// The head is read first: appends that land between the two reads only add
-// entries after the head, which verification accepts.
-Result<AuditVerification> VerifyOpenedAuditLog(KeystoreFiles& files, const fs::path& log) {
+Result<AuditHead> ReadHead(KeystoreFiles& files) {
   auto tx = Transaction::BeginRead(files.catalog.db());
   if (!tx.ok()) return tx.status();
   auto head = files.catalog.ReadAuditHead();
   if (!head.ok()) return head.status();
   SOVEREIGN_RETURN_IF_ERROR(tx->Commit());
-  return VerifyAuditLog(log, files.audit_key, *head);
+  return head;
+}
+
+// VerifyOpenedAuditLog verifies `log` against the head of `files`' catalog.
+// The head is read first: appends that land between the two reads only add
+// entries after the head, which verification accepts — but no more than the
+// next append would adopt (kMaxAppendEntries past the head, read again after
+// the log), so `audit verify` never passes a log the keystore refuses to
+// append to.
+Result<AuditVerification> VerifyOpenedAuditLog(KeystoreFiles& files, const fs::path& log) {
+  auto head = ReadHead(files);
+  if (!head.ok()) return head.status();
+  auto verified = VerifyAuditLog(log, files.audit_key, *head);
+  if (!verified.ok() || verified->beyond_head <= kMaxAppendEntries) return verified;
+  auto now = ReadHead(files);
+  if (!now.ok()) return now.status();
+  if (verified->entries <= now->seq + kMaxAppendEntries) return verified;
+  return Status(ErrorCode::kFailedPrecondition,
+                fmt::format("audit log {} line {}: {} entries follow the catalog's audit head (seq {}), more than "
+                            "one append writes ({}): the catalog is older than the log (restored from an older "
+                            "copy?) and the keystore refuses to append to it",
+                            log.string(), now->seq + kMaxAppendEntries + 1, verified->entries - now->seq, now->seq,
+                            kMaxAppendEntries));
 }
 
 }  // namespace

@@ -255,3 +255,35 @@ TEST_CASE("timing: the start-up verification of a 1,000,000-entry log", "[.][tim
 
 }  // namespace
 }  // namespace sovereign
+
+namespace sovereign {
+namespace {
+
+TEST_CASE("verify refuses more entries past the head than an append adopts, as the keystore's appends do") {
+  Store s;
+  {
+    // Two appends whose transactions never commit: their lines stay, the head does not move.
+    auto files = ki::OpenKeystoreFiles(s.dir);
+    REQUIRE(files.ok());
+    auto writer = ki::AuditLog::New(files->dir / "audit.log", files->audit_key, files->region, "unix:test");
+    REQUIRE(writer.ok());
+    const std::vector<ki::AuditEvent> group(ki::kMaxAppendEntries, Noted(1));
+    for (int i = 0; i < 2; ++i) {
+      auto tx = ki::Transaction::BeginImmediate(files->catalog.db());
+      REQUIRE(tx.ok());
+      REQUIRE(writer->AppendMany(files->catalog, group, std::chrono::system_clock::now()).ok());
+    }  // rolled back
+  }
+  REQUIRE(ReadLines(s.log).size() == 1 + 2 * ki::kMaxAppendEntries);
+  REQUIRE(s.Head().seq == 1);
+  auto verified = ki::VerifyKeystoreAuditLog(s.dir);
+  CHECK(verified.code() == ErrorCode::kFailedPrecondition);
+  CHECK_THAT(verified.status().message(), Catch::Contains("line 258") && Catch::Contains("512 entries follow"));
+  auto ks = EmbeddedKeystore::Open(s.dir);
+  REQUIRE(ks.ok());
+  CHECK((*ks)->CreateKey("users").code() == ErrorCode::kKeystoreUnavailable);
+  CHECK_FALSE(ki::OpenKeystoreFiles(s.dir, ki::OpenChecks{.verify_audit_log = true}).ok());
+}
+
+}  // namespace
+}  // namespace sovereign
