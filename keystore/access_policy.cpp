@@ -92,6 +92,9 @@ std::optional<Permission> ParsePermission(std::string_view name) noexcept {
 bool PrincipalMatches(std::string_view pattern, std::string_view principal) {
   // fnmatch needs NUL-terminated strings; an embedded NUL never matches.
   if (pattern.find('\0') != std::string_view::npos || principal.find('\0') != std::string_view::npos) return false;
+  // A SPIFFE pattern matches only a valid SPIFFE ID in normal form: never a
+  // CN principal, never "…/svc/../../cn/eng/alice", "…/svc//x" or "%2e".
+  if (pattern.size() >= 7 && ::strncasecmp(pattern.data(), "spiffe:", 7) == 0 && !IsSpiffeId(principal)) return false;
   const std::string p(pattern);
   const std::string s(principal);
   return ::fnmatch(p.c_str(), s.c_str(), 0) == 0;
@@ -122,9 +125,6 @@ bool AccessPolicy::Allows(std::string_view principal, Permission permission, std
 }
 
 bool AccessPolicy::AllowsSome(std::string_view principal, Permission permission) const {
-  // A SPIFFE pattern matches only a valid SPIFFE ID in normal form: never a
-  // CN principal, never "…/svc/../../cn/eng/alice", "…/svc//x" or "%2e".
-  if (pattern.size() >= 7 && ::strncasecmp(pattern.data(), "spiffe:", 7) == 0 && !IsSpiffeId(principal)) return false;
   if (principal.empty()) return false;
   for (const AccessRule& rule : rules_) {
     if (!Grants(rule, permission) || !PrincipalMatches(rule.principal, principal)) continue;

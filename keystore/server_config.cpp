@@ -119,6 +119,14 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, const fs::path& ba
     if (!policy.ok()) return policy.status();
     config.access = std::move(policy).value();
   }
+
+  if (const Json* identity = Member(root, "identity")) {
+    SOVEREIGN_RETURN_IF_ERROR(ExpectObject(*identity, "/identity", {"allow_common_name"}));
+    if (const Json* allow = Member(*identity, "allow_common_name")) {
+      if (!allow->is_boolean()) return Invalid("member /identity/allow_common_name must be true or false");
+      config.identity.allow_common_name = allow->get<bool>();
+    }
+  }
   return config;
 }
 
@@ -139,11 +147,3 @@ Result<ServerConfig> LoadServerConfig(const fs::path& path) {
 }
 
 }  // namespace sovereign::keystore_internal
-
-  if (const Json* identity = Member(root, "identity")) {
-    SOVEREIGN_RETURN_IF_ERROR(ExpectObject(*identity, "/identity", {"allow_common_name"}));
-    if (const Json* allow = Member(*identity, "allow_common_name")) {
-      if (!allow->is_boolean()) return Invalid("member /identity/allow_common_name must be true or false");
-      config.identity.allow_common_name = allow->get<bool>();
-    }
-  }

@@ -39,9 +39,9 @@ struct ServerConfig {
   // heads outside the store; empty when none is configured.
   std::filesystem::path witness_path;
   std::chrono::seconds lease_ttl = kDefaultLeaseTtl;
+  AccessPolicy access;
   // Who a client certificate names (member /identity); read once at start.
   IdentityOptions identity;
-  AccessPolicy access;
 };
 
 // ParseServerConfig parses the JSON text of a configuration. `base_dir`

@@ -50,9 +50,6 @@ bool ConfigureTls(SSL_CTX& ctx, const ki::ServerTlsConfig& tls, std::string& err
     return false;
   };
   if (SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION) != 1) return fail("cannot require TLS 1.2");
-  if (SSL_CTX_use_certificate_chain_file(&ctx, tls.cert.c_str()) != 1) {
-    return fail(fmt::format("cannot load server certificate {}", tls.cert.string()));
-  }
   // AEAD suites with forward secrecy only: TLS 1.2 would otherwise also offer
   // CBC-SHA suites (MAC-then-encrypt, Lucky13-style padding oracles). TLS 1.3
   // suites are all AEADs; CCM stays out, as in OpenSSL's default.
@@ -69,6 +66,9 @@ bool ConfigureTls(SSL_CTX& ctx, const ki::ServerTlsConfig& tls, std::string& err
   SSL_CTX_set_options(&ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_set_num_tickets(&ctx, 0) != 1) return fail("cannot turn off TLS 1.3 session tickets");
   SSL_CTX_set_session_cache_mode(&ctx, SSL_SESS_CACHE_OFF);
+  if (SSL_CTX_use_certificate_chain_file(&ctx, tls.cert.c_str()) != 1) {
+    return fail(fmt::format("cannot load server certificate {}", tls.cert.string()));
+  }
   if (SSL_CTX_use_PrivateKey_file(&ctx, tls.key.c_str(), SSL_FILETYPE_PEM) != 1) {
     return fail(fmt::format("cannot load server key {}", tls.key.string()));
   }
