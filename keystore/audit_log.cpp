@@ -60,7 +60,9 @@ Result<Tail> ReadTail(int fd, off_t size, const std::filesystem::path& path) {
   }
   const std::size_t last_nl = buf.rfind('\n');
   if (last_nl == std::string::npos) {
-    if (start != 0) return Unavailable(path, "its last line is longer than any append writes; run `sovereign audit verify`");
+    if (start != 0) {
+      return Unavailable(path, "its last line is longer than any append writes; run `sovereign audit verify`");
+    }
     return tail;  // only an incomplete first line
   }
   tail.end = start + static_cast<off_t>(last_nl + 1);
@@ -78,7 +80,9 @@ Result<Tail> ReadTail(int fd, off_t size, const std::filesystem::path& path) {
     if (begin == std::string::npos) break;
     line_end = begin;
   }
-  if (tail.lines.empty()) return Unavailable(path, "its last line is longer than any append writes; run `sovereign audit verify`");
+  if (tail.lines.empty()) {
+    return Unavailable(path, "its last line is longer than any append writes; run `sovereign audit verify`");
+  }
   return tail;
 }
 
@@ -97,7 +101,8 @@ Result<AuditHead> Reconcile(const Tail& tail, const AuditHead& head, internal::H
   Result<AuditHead> last = [&]() -> Result<AuditHead> {
     auto parsed = ParseEntry(tail.lines.back(), mac);
     if (!parsed.ok()) {
-      return Unavailable(path, fmt::format("its last entry {}; run `sovereign audit verify`", parsed.status().message()));
+      return Unavailable(path,
+                         fmt::format("its last entry {}; run `sovereign audit verify`", parsed.status().message()));
     }
     if (!parsed->mac_ok) return Unavailable(path, "last entry does not verify; run `sovereign audit verify`");
     auto hash = Sha256Hex(tail.lines.back());

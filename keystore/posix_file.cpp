@@ -129,8 +129,11 @@ Status CheckPrivateFile(const std::filesystem::path& path, std::string_view what
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     int err = errno;
-    if (err == ENOENT) return Status(ErrorCode::kFailedPrecondition, fmt::format("{} {} is missing", what, path.string()));
-    return Status(ErrorCode::kKeystoreUnavailable, fmt::format("cannot stat {} {}: {}", what, path.string(), ErrnoText(err)));
+    if (err == ENOENT) {
+      return Status(ErrorCode::kFailedPrecondition, fmt::format("{} {} is missing", what, path.string()));
+    }
+    return Status(ErrorCode::kKeystoreUnavailable,
+                  fmt::format("cannot stat {} {}: {}", what, path.string(), ErrnoText(err)));
   }
   if (S_ISLNK(st.st_mode)) {
     return Status(ErrorCode::kFailedPrecondition,

@@ -106,9 +106,10 @@ Json ErrorJson(const Status& status) {
   // operator's log, and the client learns only that the keystore is down.
   if (status.code() == ErrorCode::kKeystoreUnavailable || status.code() == ErrorCode::kInternal) {
     fmt::print(stderr, "sovereign serve: request refused: {}: {}\n", ErrorCodeName(status.code()), status.message());
-    return ErrorJson(ErrorCodeName(status.code()), status.code() == ErrorCode::kInternal
-                                                       ? "internal error; details are in the service log"
-                                                       : "the keystore is unavailable, nothing is served; details are in the service log");
+    return ErrorJson(ErrorCodeName(status.code()),
+                     status.code() == ErrorCode::kInternal
+                         ? "internal error; details are in the service log"
+                         : "the keystore is unavailable, nothing is served; details are in the service log");
   }
   return ErrorJson(ErrorCodeName(status.code()), status.message());
 }
