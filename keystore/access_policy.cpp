@@ -17,8 +17,10 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr std::array<std::string_view, 5> kPermissionNames = {"lease", "encrypt", "decrypt", "admin", "audit"};
+constexpr std::array<std::string_view, 8> kPermissionNames = {"lease", "encrypt",       "decrypt", "admin",
+                                                               "audit", "deterministic", "index",   "metrics"};
 constexpr std::string_view kAll = "*";
+constexpr std::uint64_t kMaxQuota = std::uint64_t{1} << 40;
 
 bool NameMatches(const std::vector<std::string>& granted, std::string_view name) {
   if (name.empty()) return false;
@@ -26,7 +28,8 @@ bool NameMatches(const std::vector<std::string>& granted, std::string_view name)
 }
 
 bool NeedsKeyAndLabel(Permission permission) {
-  return permission == Permission::kLease || permission == Permission::kEncrypt || permission == Permission::kDecrypt;
+  return permission == Permission::kLease || permission == Permission::kEncrypt || permission == Permission::kDecrypt ||
+         IsEqualityOracle(permission);
 }
 
 bool Grants(const AccessRule& rule, Permission permission) {
@@ -48,8 +51,27 @@ Status ReadNames(const Json& rule, std::string_view where, std::string_view memb
   return OkStatus();
 }
 
+// ReadQuota reads a rule's optional `quota` object.
+Status ReadQuota(const Json& rule, const std::string& where, RuleQuota& quota) {
+  const Json* q = Member(rule, "quota");
+  if (q == nullptr) return OkStatus();
+  const std::string path = MemberPath(where, "quota");
+  SOVEREIGN_RETURN_IF_ERROR(ExpectObject(*q, path, {"values_per_minute", "values_per_day"}));
+  std::optional<std::uint64_t> per_minute;
+  std::optional<std::uint64_t> per_day;
+  SOVEREIGN_RETURN_IF_ERROR(ReadUnsigned(*q, path, "values_per_minute", 1, kMaxQuota, per_minute));
+  SOVEREIGN_RETURN_IF_ERROR(ReadUnsigned(*q, path, "values_per_day", 1, kMaxQuota, per_day));
+  if (!per_minute && !per_day) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("member {} must give values_per_minute, values_per_day or both", path));
+  }
+  quota.per_minute = per_minute.value_or(0);
+  quota.per_day = per_day.value_or(0);
+  return OkStatus();
+}
+
 Result<AccessRule> ParseRule(const Json& j, const std::string& where) {
-  SOVEREIGN_RETURN_IF_ERROR(ExpectObject(j, where, {"principal", "allow", "keys", "labels"}));
+  SOVEREIGN_RETURN_IF_ERROR(ExpectObject(j, where, {"principal", "allow", "keys", "labels", "quota"}));
   AccessRule rule;
   SOVEREIGN_RETURN_IF_ERROR(ReadString(j, where, "principal", rule.principal, /*required=*/true));
   if (rule.principal.empty()) {
@@ -65,13 +87,17 @@ Result<AccessRule> ParseRule(const Json& j, const std::string& where) {
     auto permission = ParsePermission(allow[i]);
     if (!permission) {
       return Status(ErrorCode::kInvalidArgument,
-                    fmt::format("unknown permission '{}' at {} (expected lease, encrypt, decrypt, admin or audit)",
+                    fmt::format("unknown permission '{}' at {} (expected lease, encrypt, deterministic, index, "
+                                "decrypt, admin, audit or metrics)",
                                 allow[i], ElementPath(allow_path, i)));
     }
     rule.allow.push_back(*permission);
   }
   SOVEREIGN_RETURN_IF_ERROR(ReadNames(j, where, "keys", &ValidateKeyName, rule.keys));
   SOVEREIGN_RETURN_IF_ERROR(ReadNames(j, where, "labels", &ValidateLabel, rule.labels));
+  SOVEREIGN_RETURN_IF_ERROR(ReadQuota(j, where, rule.quota));
+  const bool oracle = std::any_of(rule.allow.begin(), rule.allow.end(), IsEqualityOracle);
+  if (oracle && Member(j, "quota") == nullptr) rule.quota = kDefaultEqualityQuota;
   return rule;
 }
 
@@ -80,6 +106,10 @@ Result<AccessRule> ParseRule(const Json& j, const std::string& where) {
 std::string_view PermissionName(Permission permission) noexcept {
   const auto index = static_cast<std::size_t>(permission);
   return index < kPermissionNames.size() ? kPermissionNames[index] : std::string_view("unknown");
+}
+
+bool IsEqualityOracle(Permission permission) noexcept {
+  return permission == Permission::kDeterministic || permission == Permission::kIndex;
 }
 
 std::optional<Permission> ParsePermission(std::string_view name) noexcept {
@@ -115,13 +145,25 @@ Result<AccessPolicy> AccessPolicy::FromJson(const Json& access, std::string_view
 
 bool AccessPolicy::Allows(std::string_view principal, Permission permission, std::string_view key,
                           std::string_view label) const {
-  if (principal.empty()) return false;
-  for (const AccessRule& rule : rules_) {
+  return AllowingRule(principal, permission, key, label).has_value();
+}
+
+std::optional<std::size_t> AccessPolicy::AllowingRule(std::string_view principal, Permission permission,
+                                                      std::string_view key, std::string_view label) const {
+  if (principal.empty()) return std::nullopt;
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    const AccessRule& rule = rules_[i];
     if (!Grants(rule, permission) || !PrincipalMatches(rule.principal, principal)) continue;
-    if (!NeedsKeyAndLabel(permission)) return true;
-    if (NameMatches(rule.keys, key) && NameMatches(rule.labels, label)) return true;
+    if (!NeedsKeyAndLabel(permission)) return i;
+    if (NameMatches(rule.keys, key) && NameMatches(rule.labels, label)) return i;
   }
-  return false;
+  return std::nullopt;
+}
+
+bool AccessPolicy::NamesPrincipal(std::string_view principal) const {
+  if (principal.empty()) return false;
+  return std::any_of(rules_.begin(), rules_.end(),
+                     [&](const AccessRule& rule) { return PrincipalMatches(rule.principal, principal); });
 }
 
 bool AccessPolicy::AllowsSome(std::string_view principal, Permission permission) const {

@@ -246,6 +246,15 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
     return names;
   }
 
+  Result<bool> HasLabel(std::string_view label) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::BeginRead(catalog().db());
+    if (!tx.ok()) return tx.status();
+    auto id = catalog().FindLabelId(label);
+    if (!id.ok()) return id.status();
+    return id->has_value();
+  }
+
   Result<AuditPage> ReadAudit(std::uint64_t after, std::size_t limit) override {
     AuditPage page;
     {

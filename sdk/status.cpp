@@ -18,12 +18,13 @@ std::string_view ErrorCodeName(ErrorCode code) noexcept {
     case ErrorCode::kFailedPrecondition: return "failed_precondition";
     case ErrorCode::kInternal: return "internal";
     case ErrorCode::kShredded: return "shredded";
+    case ErrorCode::kResourceExhausted: return "resource_exhausted";
   }
   return "unknown";
 }
 
 ErrorCode ErrorCodeFromName(std::string_view name) noexcept {
-  for (int i = 0; i <= static_cast<int>(ErrorCode::kShredded); ++i) {
+  for (int i = 0; i <= static_cast<int>(ErrorCode::kResourceExhausted); ++i) {
     if (ErrorCodeName(static_cast<ErrorCode>(i)) == name) return static_cast<ErrorCode>(i);
   }
   return ErrorCode::kInternal;

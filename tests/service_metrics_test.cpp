@@ -1,6 +1,7 @@
 // /metrics speaks Prometheus text, counts what happened, and never carries a
 // value, a key, a ciphertext or a principal.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <regex>
 #include <sstream>
 
@@ -31,6 +32,7 @@ TEST_CASE("service: /metrics is Prometheus text with request, denial, lease and 
   ServiceFixture f;
   // The scraper below is known by its CN, so this deployment allows CN names.
   f.Prepare("us").config["identity"] = {{"allow_common_name", true}};
+  f.region("us").config["access"].push_back({{"principal", kCnOnlyName}, {"allow", {"metrics"}}});
   WriteConfig(f.region("us"));
   f.Start("us");
   auto app = f.Client("us", f.pki().us_app());
@@ -86,6 +88,23 @@ TEST_CASE("service: /metrics needs a trusted client certificate") {
   f.PrepareAndStart("us");
   CHECK_FALSE(f.Client("us", std::nullopt)->Get("/metrics").responded());
   CHECK_FALSE(f.Client("us", f.pki().untrusted())->Get("/metrics").responded());
+}
+
+TEST_CASE("service: /metrics needs the 'metrics' permission; the offshore engineer and the app get 403") {
+  ServiceFixture f;
+  f.PrepareAndStart("us");
+  for (const auto& who : {f.pki().cn_engineer(), f.pki().us_app()}) {
+    auto r = f.Client("us", who)->Get("/metrics");
+    INFO(r.body);
+    CHECK(r.status == 403);
+    CHECK(r.body.find("sovereign_requests_total") == std::string::npos);
+  }
+  // The region's security staff hold it in the default test policy.
+  CHECK(f.Client("us", f.pki().us_officer())->Get("/metrics").status == 200);
+  const auto denied = AuditLines(f.region("us"));
+  CHECK(std::any_of(denied.begin(), denied.end(), [](const json& e) {
+    return e.value("op", "") == "metrics.read" && e.value("outcome", "") == "denied";
+  }));
 }
 
 }  // namespace

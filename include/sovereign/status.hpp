@@ -43,6 +43,9 @@ enum class ErrorCode : int {
   // The field was encrypted for a subject whose key has been destroyed
   // (`subjects shred`): it is unrecoverable by design, not tampered with.
   kShredded,
+  // A quota or a server limit refused the request; it may succeed later
+  // (HTTP 429, with Retry-After). Nothing was done.
+  kResourceExhausted,
 };
 
 // ErrorCodeName returns a stable lower_snake_case name for `code`

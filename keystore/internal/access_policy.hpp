@@ -26,15 +26,38 @@
 namespace sovereign::keystore_internal {
 
 enum class Permission : std::uint8_t {
-  kLease = 0,    // receive field keys for local crypto
-  kEncrypt = 1,  // remote batch encryption and blind indexes
-  kDecrypt = 2,  // remote batch decryption
-  kAdmin = 3,    // create, rotate, retire keys
-  kAudit = 4,    // read the audit log
+  kLease = 0,          // receive field keys for local crypto
+  kEncrypt = 1,        // remote batch encryption, random mode only
+  kDecrypt = 2,        // remote batch decryption
+  kAdmin = 3,          // create, rotate, retire keys
+  kAudit = 4,          // read the audit log
+  kDeterministic = 5,  // remote deterministic encryption: an equality oracle
+  kIndex = 6,          // remote blind indexes: an equality oracle
+  kMetrics = 7,        // read GET /metrics (usage of every key and principal)
 };
 
-// PermissionName returns "lease", "encrypt", "decrypt", "admin" or "audit".
+// PermissionName returns "lease", "encrypt", "decrypt", "admin", "audit",
+// "deterministic", "index" or "metrics".
 std::string_view PermissionName(Permission permission) noexcept;
+
+// IsEqualityOracle reports whether `permission` returns values comparable
+// with stored data (deterministic ciphertexts, blind indexes).
+bool IsEqualityOracle(Permission permission) noexcept;
+
+// RuleQuota bounds the values (batch items) one principal may have processed
+// under one rule, per fixed minute and per fixed UTC day. Zero is unlimited.
+struct RuleQuota {
+  std::uint64_t per_minute = 0;
+  std::uint64_t per_day = 0;
+  // Only deterministic and index values count (the default quota); a quota
+  // the rule gives counts every value the rule allows.
+  bool equality_only = false;
+};
+
+// The quota of a rule that grants `deterministic` or `index` and names none,
+// on those values only: enough for lookups by hand or a support tool, far
+// too few for guessing.
+inline constexpr RuleQuota kDefaultEqualityQuota{600, 20000, true};
 // ParsePermission accepts exactly the names PermissionName returns.
 std::optional<Permission> ParsePermission(std::string_view name) noexcept;
 
@@ -43,6 +66,9 @@ struct AccessRule {
   std::vector<Permission> allow;
   std::vector<std::string> keys;       // exact names or "*"
   std::vector<std::string> labels;     // exact names or "*"
+  // `quota`: {"values_per_minute", "values_per_day"}; a rule that grants an
+  // equality-revealing permission and gives none gets kDefaultEqualityQuota.
+  RuleQuota quota;
 };
 
 class AccessPolicy {
@@ -62,9 +88,18 @@ class AccessPolicy {
   bool Allows(std::string_view principal, Permission permission, std::string_view key = {},
               std::string_view label = {}) const;
 
+  // AllowingRule is the index of the first rule that allows what Allows
+  // asks about, or nullopt: the rule whose quota a use is charged to.
+  std::optional<std::size_t> AllowingRule(std::string_view principal, Permission permission,
+                                          std::string_view key = {}, std::string_view label = {}) const;
+
   // AllowsSome reports whether any rule gives `principal` `permission` at all
   // (for some key and label): used to answer 403 before parsing a request.
   bool AllowsSome(std::string_view principal, Permission permission) const;
+
+  // NamesPrincipal reports whether any rule's pattern matches `principal`
+  // (whatever it grants).
+  bool NamesPrincipal(std::string_view principal) const;
 
   const std::vector<AccessRule>& rules() const noexcept { return rules_; }
 

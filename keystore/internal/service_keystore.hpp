@@ -81,6 +81,11 @@ class ServiceKeystore {
   // ResolveNames returns the names of `key_id` and `label_id` (read only, not audited).
   virtual Result<ResolvedNames> ResolveNames(std::uint32_t key_id, std::uint32_t label_id) = 0;
 
+  // HasLabel reports whether the catalog has given `label` an id yet (read
+  // only, not audited). Issuing a key for a new label registers it, so the
+  // service asks first where a caller may not grow the catalog.
+  virtual Result<bool> HasLabel(std::string_view label) = 0;
+
   // ReadAudit returns up to `limit` entries with seq > `after`, and the head.
   virtual Result<AuditPage> ReadAudit(std::uint64_t after, std::size_t limit) = 0;
 

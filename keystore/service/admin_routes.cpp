@@ -16,7 +16,12 @@ void HandleHealth(Call& call) {
   ReplyJson(call.res, 200, {{"status", "ok"}, {"region", call.service.region()}, {"version", SOVEREIGN_VERSION}});
 }
 
+// The counters show how much each key, label and endpoint is used in the
+// region: not for every certificate holder.
 void HandleMetrics(Call& call) {
+  if (!call.policy->Allows(call.principal, ki::Permission::kMetrics)) {
+    return Deny(call, "metrics.read", ki::Permission::kMetrics, "reading metrics needs the 'metrics' permission");
+  }
   call.res.status = 200;
   call.res.set_content(call.service.metrics().Render(), "text/plain; version=0.0.4");
 }

@@ -81,6 +81,8 @@ Result<LeaseItem> ParseItem(const Json& item, const std::string& where) {
     }
     SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, "key", out.key, true));
     SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, "label", out.label, true));
+    // Names that could never exist are refused before anything is audited.
+    SOVEREIGN_RETURN_IF_ERROR(ValidateItemNames(where, out.key, out.label));
     if (ki::Member(item, "subject_tag") != nullptr) {
       return Status(ErrorCode::kInvalidArgument,
                     fmt::format("member {} is not allowed with key (name the subject with subject)",

@@ -1,9 +1,12 @@
 // POST /v1/encrypt, /v1/decrypt, /v1/index: crypto done inside the keystore
 // for principals that may not hold keys. Access is checked per item, by the
 // key and label names of each item (for decrypt, those the ciphertext's
-// header names), before any key is touched; one audit entry per request
-// counts the items per key, label and outcome and is durable before the
-// answer is sent.
+// header names), and the caller's quota is charged, before any key is
+// touched; one audit entry per request counts the items per key, label, mode
+// and outcome and is durable before the answer is sent. Deterministic
+// encryption and blind indexes need their own permissions (`deterministic`,
+// `index`): both let the caller test guesses against stored data.
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -25,13 +28,22 @@ namespace {
 
 using Json = nlohmann::json;
 
-// Tally counts a batch's items per (key, label) and outcome for the audit
-// entry and the metrics.
+// kMaxAuditGroups bounds the (key, label, mode) groups one audit entry names;
+// the rest are summed under key and label "*" (a name no key or label can
+// have), so no request can make an entry longer than this many groups.
+constexpr std::size_t kMaxAuditGroups = 64;
+
+// Tally counts a batch's items per (key, label, mode) and outcome for the
+// audit entry and the metrics. Names come only from validated items or from
+// the catalog, never raw from a request.
 class Tally {
  public:
-  void Add(const std::string& key, const std::string& label, std::string_view outcome, std::uint64_t n = 1) {
+  void Add(const std::string& key, const std::string& label, std::string_view mode, std::string_view outcome,
+           std::uint64_t n = 1) {
     if (n == 0) return;
-    counts_[{key, label}][std::string(outcome)] += n;
+    Group group{key, label, std::string(mode)};
+    if (counts_.size() >= kMaxAuditGroups && counts_.find(group) == counts_.end()) group = Group{"*", "*", ""};
+    counts_[group][std::string(outcome)] += n;
     by_outcome_[std::string(outcome)] += n;
   }
   std::uint64_t denied() const {
@@ -40,8 +52,9 @@ class Tally {
   }
   Json ToJson() const {
     Json out = Json::array();
-    for (const auto& [names, outcomes] : counts_) {
-      Json entry = {{"key", names.first}, {"label", names.second}};
+    for (const auto& [group, outcomes] : counts_) {
+      Json entry = {{"key", group.key}, {"label", group.label}};
+      if (!group.mode.empty()) entry["mode"] = group.mode;
       for (const auto& [outcome, n] : outcomes) entry[outcome] = n;
       out.push_back(std::move(entry));
     }
@@ -50,7 +63,13 @@ class Tally {
   const std::map<std::string, std::uint64_t>& by_outcome() const { return by_outcome_; }
 
  private:
-  std::map<std::pair<std::string, std::string>, std::map<std::string, std::uint64_t>> counts_;
+  struct Group {
+    std::string key;
+    std::string label;
+    std::string mode;
+    auto operator<=>(const Group&) const = default;
+  };
+  std::map<Group, std::map<std::string, std::uint64_t>> counts_;
   std::map<std::string, std::uint64_t> by_outcome_;
 };
 
@@ -59,15 +78,17 @@ std::string OutcomeOf(const Status& status) {
 }
 
 // Finish audits the batch and, only if that is durable, sends `body`.
-void Finish(Call& call, std::string_view op, ki::Permission permission, const std::string& endpoint,
-            const Tally& tally, std::string body) {
+// `op` is the audit operation and the permission that was missing where an
+// item was denied ("encrypt", "decrypt", "index"; an encrypt entry's groups
+// name the mode, so denied deterministic items show as such).
+void Finish(Call& call, std::string_view op, const Tally& tally, std::string body) {
   Service& service = call.service;
   ki::AuditEvent event;
   event.op = std::string(op);
   if (tally.denied() > 0) {
     event.outcome = "denied";
-    event.reason = fmt::format("no '{}' permission for some keys and labels", ki::PermissionName(permission));
-    service.metrics().CountDenial(ki::PermissionName(permission), tally.denied());
+    event.reason = "no permission for some keys, labels or modes";
+    service.metrics().CountDenial(op, tally.denied());
   }
   event.counts = tally.ToJson();
   Status audited = service.Audit(call.principal, event);
@@ -75,6 +96,7 @@ void Finish(Call& call, std::string_view op, ki::Permission permission, const st
     WipeString(body);
     return ReplyError(call.res, audited);
   }
+  const std::string endpoint = fmt::format("/v1/{}", op);
   for (const auto& [outcome, n] : tally.by_outcome()) service.metrics().CountBatchItems(endpoint, outcome, n);
   ReplySensitive(call.res, std::move(body));
 }
@@ -117,6 +139,42 @@ Status DeniedItem(std::string_view verb, const std::string& key, const std::stri
   return Status(ErrorCode::kDenied, fmt::format("principal may not {} key '{}' label '{}'", verb, key, label));
 }
 
+// LabelGate decides, once per label and request, whether remote items may
+// use a label: one the catalog knows, one the allowing rule names
+// explicitly, or any when the caller may hold keys of it anyway (`lease` or
+// `admin`). Issuing a key for an unknown label registers it, so without this
+// an encrypt-only caller allowed labels "*" could grow the catalog without
+// bound.
+class LabelGate {
+ public:
+  explicit LabelGate(Call& call) : call_(call) {}
+  // Check is nullopt when the label may be used, else the item's error
+  // (kKeystoreUnavailable means the catalog could not be read).
+  std::optional<Status> Check(std::size_t rule, const std::string& key, const std::string& label) {
+    const auto& named = call_.policy->rules()[rule].labels;
+    if (std::find(named.begin(), named.end(), label) != named.end()) return std::nullopt;
+    auto cached = known_.find(label);
+    if (cached == known_.end()) {
+      auto known = call_.service.keystore().HasLabel(label);
+      if (!known.ok()) return Status(ErrorCode::kKeystoreUnavailable, "the catalog cannot be read");
+      cached = known_.emplace(label, *known).first;
+    }
+    if (cached->second) return std::nullopt;
+    if (call_.policy->Allows(call_.principal, ki::Permission::kLease, key, label) ||
+        call_.policy->Allows(call_.principal, ki::Permission::kAdmin)) {
+      return std::nullopt;
+    }
+    return Status(ErrorCode::kKeyNotFound,
+                  fmt::format("label '{}' is not in use in region '{}': a remote caller may introduce only labels "
+                              "its access rule names",
+                              label, call_.service.region()));
+  }
+
+ private:
+  Call& call_;
+  std::map<std::string, bool> known_;
+};
+
 void HandleEncrypt(Call& call) {
   Json body;
   const Json* items = nullptr;
@@ -126,8 +184,12 @@ void HandleEncrypt(Call& call) {
     std::string mode = "random";
     FieldContext context;
     std::string plaintext;
+    std::optional<Status> refused;  // the item's answer when it is not encrypted
   };
   std::vector<Item> parsed(items->size());
+  const auto wipe = [&] {
+    for (Item& p : parsed) WipeString(p.plaintext);
+  };
   for (std::size_t i = 0; i < items->size(); ++i) {
     const Json& j = (*items)[i];
     const std::string where = ki::ElementPath("/items", i);
@@ -149,21 +211,56 @@ void HandleEncrypt(Call& call) {
     if (ok.ok()) ok = ReadContext(j, where, item.context);
     if (ok.ok()) ok = ReadBytes(j, where, "plaintext", item.plaintext);
     if (!ok.ok()) {
-      for (Item& p : parsed) WipeString(p.plaintext);
+      wipe();
       return ReplyError(call.res, ok);
     }
     item.spec.region = call.service.region();
+    item.spec.mode = item.mode == "random" ? Mode::kRandom : Mode::kDeterministic;
+    // A bad name or mode fails its item only. Such an item is audited with
+    // no names: what cannot be a name is never copied into the log.
+    Status valid = ValidateItemNames(where, item.spec.key, item.spec.label);
+    if (valid.ok() && item.mode != "random" && item.mode != "deterministic") {
+      valid = Status(ErrorCode::kInvalidArgument,
+                     fmt::format("member {} must be random or deterministic", ki::MemberPath(where, "mode")));
+    }
+    if (!valid.ok()) {
+      item.refused = std::move(valid);
+      item.spec.key.clear();
+      item.spec.label.clear();
+      item.mode.clear();
+    }
   }
+
+  // Who may do what, and the quota, before any key is touched. Deterministic
+  // encryption is its own permission: it answers "is this the stored value?".
+  Tally denied;
+  RuleUses uses;
+  LabelGate labels(call);
+  for (Item& item : parsed) {
+    if (item.refused) continue;
+    const ki::Permission permission =
+        item.spec.mode == Mode::kDeterministic ? ki::Permission::kDeterministic : ki::Permission::kEncrypt;
+    auto rule = call.policy->AllowingRule(call.principal, permission, item.spec.key, item.spec.label);
+    if (!rule) {
+      denied.Add(item.spec.key, item.spec.label, item.mode, "denied");
+      item.refused = DeniedItem(item.spec.mode == Mode::kDeterministic ? "encrypt deterministically with"
+                                                                       : "encrypt with",
+                                item.spec.key, item.spec.label);
+      continue;
+    }
+    item.refused = labels.Check(*rule, item.spec.key, item.spec.label);
+    if (item.refused && item.refused->code() == ErrorCode::kKeystoreUnavailable) {
+      wipe();
+      return ReplyError(call.res, *item.refused);
+    }
+    if (!item.refused) AddRuleUse(uses, *rule, permission == ki::Permission::kDeterministic);
+  }
+  if (!ChargeQuota(call, "encrypt", uses, denied.ToJson())) return wipe();
 
   // The subject keys of the items that will be encrypted, in one batch.
   SubjectCiphers subject_ciphers;
   for (Item& item : parsed) {
-    const bool envelope_mode = item.mode == "random" || item.mode == "deterministic";
-    if (envelope_mode) item.spec.mode = item.mode == "random" ? Mode::kRandom : Mode::kDeterministic;
-    if (!envelope_mode || !item.spec.subject ||
-        !call.policy->Allows(call.principal, ki::Permission::kEncrypt, item.spec.key, item.spec.label)) {
-      continue;
-    }
+    if (item.refused || !item.spec.subject) continue;
     ki::FieldKeyRequest request;
     request.key_name = item.spec.key;
     request.label = item.spec.label;
@@ -172,7 +269,7 @@ void HandleEncrypt(Call& call) {
     subject_ciphers.Add(SubjectKeyId(item.spec), request);
   }
   if (Status fetched = subject_ciphers.Fetch(call.service); !fetched.ok()) {
-    for (Item& p : parsed) WipeString(p.plaintext);
+    wipe();
     return ReplyError(call.res, fetched);
   }
 
@@ -180,15 +277,9 @@ void HandleEncrypt(Call& call) {
   std::string out = "{\"items\":[";
   for (std::size_t i = 0; i < parsed.size(); ++i) {
     Item& item = parsed[i];
-    // A bad mode value fails its item only; remote encryption makes envelopes.
-    const bool envelope_mode = item.mode == "random" || item.mode == "deterministic";
-    if (!call.policy->Allows(call.principal, ki::Permission::kEncrypt, item.spec.key, item.spec.label)) {
-      tally.Add(item.spec.key, item.spec.label, "denied");
-      AppendItem(out, i, DeniedItem("encrypt with", item.spec.key, item.spec.label));
-    } else if (!envelope_mode) {
-      tally.Add(item.spec.key, item.spec.label, "invalid_argument");
-      AppendItem(out, i, Status(ErrorCode::kInvalidArgument,
-                                fmt::format("member /items/{}/mode must be random or deterministic", i)));
+    if (item.refused) {
+      tally.Add(item.spec.key, item.spec.label, item.mode, OutcomeOf(*item.refused));
+      AppendItem(out, i, *item.refused);
     } else if (item.spec.subject) {
       const auto& cipher = subject_ciphers.Get(SubjectKeyId(item.spec));
       Status sealed = ValidateContext(item.context);
@@ -198,13 +289,13 @@ void HandleEncrypt(Call& call) {
         sealed = (*cipher)->Seal(item.plaintext, item.context, envelope);
         if (sealed.ok()) AppendValue(out, i, "ciphertext", ToText(envelope));
       }
-      tally.Add(item.spec.key, item.spec.label, OutcomeOf(sealed));
+      tally.Add(item.spec.key, item.spec.label, item.mode, OutcomeOf(sealed));
       if (!sealed.ok()) AppendItem(out, i, sealed);
     } else {
       auto ciphertext = call.service.client().Encrypt(item.spec, item.plaintext, item.context);
-      tally.Add(item.spec.key, item.spec.label, OutcomeOf(ciphertext.status()));
+      tally.Add(item.spec.key, item.spec.label, item.mode, OutcomeOf(ciphertext.status()));
       if (ciphertext.code() == ErrorCode::kKeystoreUnavailable) {
-        for (Item& p : parsed) WipeString(p.plaintext);
+        wipe();
         return ReplyError(call.res, ciphertext.status());
       }
       if (ciphertext.ok()) {
@@ -216,7 +307,7 @@ void HandleEncrypt(Call& call) {
     WipeString(item.plaintext);
   }
   out += "]}";
-  Finish(call, "encrypt", ki::Permission::kEncrypt, "/v1/encrypt", tally, std::move(out));
+  Finish(call, "encrypt", tally, std::move(out));
 }
 
 // The members of a decrypt item; the body holds no plaintext, so the fast
@@ -243,8 +334,8 @@ void HandleDecrypt(Call& call) {
   // under them, looked up once per request.
   struct Names {
     ki::ResolvedNames names;
-    bool allowed = false;
-    std::uint64_t decrypted = 0;  // items opened under these names, added to the tally at the end
+    std::optional<std::size_t> rule;  // the rule that lets the principal decrypt under these names
+    std::map<std::string_view, std::uint64_t> decrypted;  // items opened per mode, tallied at the end
   };
   std::map<std::pair<std::uint32_t, std::uint32_t>, Names> names_cache;
   // NamesFor resolves (once per request) the names a header points at and
@@ -254,18 +345,19 @@ void HandleDecrypt(Call& call) {
     if (cached == names_cache.end()) {
       auto names = service.keystore().ResolveNames(h.key_id, h.label_id);
       if (!names.ok()) return names.status();
-      Names entry{std::move(names).value(), false};
-      entry.allowed = may_decrypt && entry.names.key && entry.names.label &&
-                      call.policy->Allows(call.principal, ki::Permission::kDecrypt, *entry.names.key,
-                                          *entry.names.label);
+      Names entry{std::move(names).value(), std::nullopt, {}};
+      if (may_decrypt && entry.names.key && entry.names.label) {
+        entry.rule = call.policy->AllowingRule(call.principal, ki::Permission::kDecrypt, *entry.names.key,
+                                               *entry.names.label);
+      }
       cached = names_cache.emplace(std::make_pair(h.key_id, h.label_id), std::move(entry)).first;
     }
     return &cached->second;
   };
-  // Headers first, so the subject keys of the items that will be opened are
-  // issued in one batch before any item is.
+  // Headers first, so the quota is charged and the subject keys of the items
+  // that will be opened are issued in one batch before any item is.
   std::vector<std::optional<EnvelopeHeader>> headers(parsed.size());
-  SubjectCiphers subject_ciphers;
+  RuleUses uses;
   for (std::size_t i = 0; i < parsed.size(); ++i) {
     auto bytes = FromText(parsed[i].ciphertext);
     if (!bytes.ok()) continue;
@@ -273,10 +365,20 @@ void HandleDecrypt(Call& call) {
     if (!header.ok()) continue;
     headers[i] = std::move(header->first);
     const EnvelopeHeader& h = *headers[i];
-    if (!h.subject || h.region != service.region()) continue;
+    if (h.region != service.region() || !may_decrypt) continue;
     auto names = names_for(h);
     if (!names.ok()) return ReplyError(call.res, names.status());
-    if (!(*names)->allowed) continue;
+    if ((*names)->rule) AddRuleUse(uses, *(*names)->rule);
+  }
+  if (!ChargeQuota(call, "decrypt", uses, Json::array())) return;
+  SubjectCiphers subject_ciphers;
+  for (std::size_t i = 0; i < parsed.size(); ++i) {
+    if (!headers[i]) continue;
+    const EnvelopeHeader& h = *headers[i];
+    if (!h.subject || h.region != service.region() || !may_decrypt) continue;
+    auto names = names_for(h);
+    if (!names.ok()) return ReplyError(call.res, names.status());
+    if (!(*names)->rule) continue;
     ki::FieldKeyRequest request;
     request.by_name = false;
     request.key_id = h.key_id;
@@ -298,13 +400,14 @@ void HandleDecrypt(Call& call) {
   for (std::size_t i = 0; i < parsed.size(); ++i) {
     const Item& item = parsed[i];
     if (!headers[i]) {
-      tally.Add("", "", "invalid_ciphertext");
+      tally.Add("", "", "", "invalid_ciphertext");
       AppendItem(out, i, Status(ErrorCode::kInvalidCiphertext, "invalid ciphertext"));
       continue;
     }
     const EnvelopeHeader& h = *headers[i];
+    const std::string_view mode = ModeName(h.mode);
     if (h.region != service.region()) {
-      tally.Add("", "", "wrong_region");
+      tally.Add("", "", mode, "wrong_region");
       AppendItem(out, i,
                  Status(ErrorCode::kWrongRegion, fmt::format("the ciphertext belongs to region '{}', this keystore "
                                                              "serves '{}'",
@@ -317,20 +420,20 @@ void HandleDecrypt(Call& call) {
     const ki::ResolvedNames& names = cached.names;
     if (!may_decrypt) {
       // Audited with the names the header points at; the caller learns nothing about them.
-      tally.Add(names.key.value_or(""), names.label.value_or(""), "denied");
+      tally.Add(names.key.value_or(""), names.label.value_or(""), mode, "denied");
       AppendItem(out, i, Status(ErrorCode::kDenied, "principal may not decrypt"));
       continue;
     }
     if (!names.key || !names.label) {
-      tally.Add("", "", "key_not_found");
+      tally.Add("", "", mode, "key_not_found");
       AppendItem(out, i, Status(ErrorCode::kKeyNotFound, fmt::format("key id {} or label id {} not found in region '{}'",
                                                                       h.key_id, h.label_id, service.region())));
       continue;
     }
     const std::string& key = *names.key;
     const std::string& label = *names.label;
-    if (!cached.allowed) {
-      tally.Add(key, label, "denied");
+    if (!cached.rule) {
+      tally.Add(key, label, mode, "denied");
       AppendItem(out, i, DeniedItem("decrypt with", key, label));
       continue;
     }
@@ -342,9 +445,9 @@ void HandleDecrypt(Call& call) {
       decrypted = service.client().DecryptAppend(item.ciphertext, item.context, plaintext);
     }
     if (decrypted.ok()) {
-      ++cached.decrypted;
+      ++cached.decrypted[mode];
     } else {
-      tally.Add(key, label, OutcomeOf(decrypted));
+      tally.Add(key, label, mode, OutcomeOf(decrypted));
     }
     if (decrypted.code() == ErrorCode::kKeystoreUnavailable) {
       WipeString(out);
@@ -362,9 +465,9 @@ void HandleDecrypt(Call& call) {
   }
   out += "]}";
   for (const auto& [ids, entry] : names_cache) {
-    if (entry.decrypted != 0) tally.Add(*entry.names.key, *entry.names.label, "ok", entry.decrypted);
+    for (const auto& [mode, n] : entry.decrypted) tally.Add(*entry.names.key, *entry.names.label, mode, "ok", n);
   }
-  Finish(call, "decrypt", ki::Permission::kDecrypt, "/v1/decrypt", tally, std::move(out));
+  Finish(call, "decrypt", tally, std::move(out));
 }
 
 void HandleIndex(Call& call) {
@@ -377,6 +480,9 @@ void HandleIndex(Call& call) {
     BlindIndexOptions options;
   };
   std::vector<Item> parsed(items->size());
+  const auto wipe = [&] {
+    for (Item& p : parsed) WipeString(p.value);
+  };
   for (std::size_t i = 0; i < items->size(); ++i) {
     const Json& j = (*items)[i];
     const std::string where = ki::ElementPath("/items", i);
@@ -386,6 +492,7 @@ void HandleIndex(Call& call) {
     Status ok = ki::ExpectObject(j, where, {"key", "label", "value", "bits", "normalization"});
     if (ok.ok()) ok = ki::ReadString(j, where, "key", item.spec.key, true);
     if (ok.ok()) ok = ki::ReadString(j, where, "label", item.spec.label, true);
+    if (ok.ok()) ok = ValidateItemNames(where, item.spec.key, item.spec.label);
     if (ok.ok()) ok = ki::ReadUnsigned(j, where, "bits", kMinIndexBits, kMaxIndexBits, bits);
     if (ok.ok()) ok = ki::ReadString(j, where, "normalization", normalization, false);
     if (ok.ok()) {
@@ -399,7 +506,7 @@ void HandleIndex(Call& call) {
     }
     if (ok.ok()) ok = ReadBytes(j, where, "value", item.value);
     if (!ok.ok()) {
-      for (Item& p : parsed) WipeString(p.value);
+      wipe();
       return ReplyError(call.res, ok);
     }
     if (bits) item.options.bits = static_cast<unsigned>(*bits);
@@ -407,18 +514,41 @@ void HandleIndex(Call& call) {
     item.spec.mode = Mode::kIndex;
   }
 
+  // A blind index of a chosen value answers "is this the stored value?":
+  // its own permission, quota-bound, never implied by encrypt.
+  std::vector<std::optional<Status>> refused(parsed.size());
+  Tally denied;
+  RuleUses uses;
+  LabelGate labels(call);
+  for (std::size_t i = 0; i < parsed.size(); ++i) {
+    const Item& item = parsed[i];
+    auto rule = call.policy->AllowingRule(call.principal, ki::Permission::kIndex, item.spec.key, item.spec.label);
+    if (!rule) {
+      denied.Add(item.spec.key, item.spec.label, "index", "denied");
+      refused[i] = DeniedItem("index with", item.spec.key, item.spec.label);
+      continue;
+    }
+    refused[i] = labels.Check(*rule, item.spec.key, item.spec.label);
+    if (refused[i] && refused[i]->code() == ErrorCode::kKeystoreUnavailable) {
+      wipe();
+      return ReplyError(call.res, *refused[i]);
+    }
+    if (!refused[i]) AddRuleUse(uses, *rule, /*equality=*/true);
+  }
+  if (!ChargeQuota(call, "index", uses, denied.ToJson())) return wipe();
+
   Tally tally;
   std::string out = "{\"items\":[";
   for (std::size_t i = 0; i < parsed.size(); ++i) {
     Item& item = parsed[i];
-    if (!call.policy->Allows(call.principal, ki::Permission::kEncrypt, item.spec.key, item.spec.label)) {
-      tally.Add(item.spec.key, item.spec.label, "denied");
-      AppendItem(out, i, DeniedItem("index with", item.spec.key, item.spec.label));
+    if (refused[i]) {
+      tally.Add(item.spec.key, item.spec.label, "index", OutcomeOf(*refused[i]));
+      AppendItem(out, i, *refused[i]);
     } else {
       auto index = call.service.client().BlindIndex(item.spec, item.value, item.options);
-      tally.Add(item.spec.key, item.spec.label, OutcomeOf(index.status()));
+      tally.Add(item.spec.key, item.spec.label, "index", OutcomeOf(index.status()));
       if (index.code() == ErrorCode::kKeystoreUnavailable) {
-        for (Item& p : parsed) WipeString(p.value);
+        wipe();
         return ReplyError(call.res, index.status());
       }
       if (index.ok()) {
@@ -430,7 +560,7 @@ void HandleIndex(Call& call) {
     WipeString(item.value);
   }
   out += "]}";
-  Finish(call, "index", ki::Permission::kEncrypt, "/v1/index", tally, std::move(out));
+  Finish(call, "index", tally, std::move(out));
 }
 
 }  // namespace

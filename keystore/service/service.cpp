@@ -11,6 +11,7 @@
 #include "keystore/internal/json_members.hpp"
 #include "keystore/internal/principal.hpp"
 #include "sdk/internal/json_strict.hpp"
+#include "sovereign/key_admin.hpp"
 
 namespace sovereign::service {
 namespace {
@@ -67,6 +68,7 @@ void Service::set_policy(ki::AccessPolicy policy) {
   auto next = std::make_shared<const ki::AccessPolicy>(std::move(policy));
   std::lock_guard lock(policy_mu_);
   policy_ = std::move(next);
+  quotas_.Reset();
 }
 
 Status Service::Audit(std::string_view principal, const ki::AuditEvent& event) {
@@ -93,6 +95,7 @@ int HttpStatusFor(ErrorCode code) noexcept {
     case ErrorCode::kKeystoreUnavailable: return 503;
     case ErrorCode::kInternal: return 500;
     case ErrorCode::kShredded: return 410;
+    case ErrorCode::kResourceExhausted: return 429;
   }
   return 500;
 }
@@ -183,6 +186,52 @@ void Deny(Call& call, std::string_view op, ki::Permission permission, std::strin
   Status audited = call.service.Audit(call.principal, event);
   if (!audited.ok()) return ReplyError(call.res, audited);
   ReplyError(call.res, 403, "denied", message);
+}
+
+void AddRuleUse(RuleUses& uses, std::size_t rule, bool equality) {
+  for (auto& use : uses) {
+    if (use.rule == rule && use.equality == equality) {
+      ++use.values;
+      return;
+    }
+  }
+  uses.push_back({rule, equality, 1});
+}
+
+bool ChargeQuota(Call& call, std::string_view op, const RuleUses& uses, const Json& counts) {
+  auto refused = call.service.quotas().Charge(*call.policy, call.principal, uses, std::chrono::system_clock::now());
+  if (!refused) return true;
+  call.service.metrics().CountDenial("quota");
+  ki::AuditEvent event;
+  event.op = std::string(op);
+  event.outcome = "denied";
+  event.reason = fmt::format("quota: {} values per {} of rule /access/{}", refused->limit, refused->window,
+                             refused->rule);
+  event.counts = counts;
+  Status audited = call.service.Audit(call.principal, event);
+  if (!audited.ok()) {
+    ReplyError(call.res, audited);
+    return false;
+  }
+  call.res.set_header("Retry-After", std::to_string(refused->retry_after.count()));
+  ReplyError(call.res, 429, ErrorCodeName(ErrorCode::kResourceExhausted),
+             fmt::format("quota exceeded: the access rule allows {} values per {}; retry in {} s", refused->limit,
+                         refused->window, refused->retry_after.count()));
+  return false;
+}
+
+Status ValidateItemNames(std::string_view where, std::string_view key, std::string_view label) {
+  if (!ValidateKeyName(key).ok()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("member {} is not a valid key name (1 to 64 of a-z 0-9 _ -, starting with a letter)",
+                              ki::MemberPath(where, "key")));
+  }
+  if (!ValidateLabel(label).ok()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("member {} is not a valid label (1 to 64 of A-Z a-z 0-9 _ . -)",
+                              ki::MemberPath(where, "label")));
+  }
+  return OkStatus();
 }
 
 std::string Rfc3339(std::chrono::system_clock::time_point t) {

@@ -23,6 +23,7 @@
 #include "keystore/internal/metrics.hpp"
 #include "keystore/internal/server_config.hpp"
 #include "keystore/internal/service_keystore.hpp"
+#include "keystore/service/quotas.hpp"
 #include "sovereign/client.hpp"
 
 namespace sovereign::service {
@@ -49,8 +50,11 @@ class Service {
   ki::OpenedKeystore& opened() noexcept { return keystore_; }
   const Client& client() const noexcept { return *client_; }
   ki::Metrics& metrics() noexcept { return metrics_; }
+  Quotas& quotas() noexcept { return quotas_; }
 
   std::shared_ptr<const ki::AccessPolicy> policy() const;
+  // set_policy swaps the policy and starts every quota window afresh (the
+  // new policy numbers its rules anew).
   void set_policy(ki::AccessPolicy policy);
 
   // Audit appends `event` as `principal`, durably, and counts the write.
@@ -63,6 +67,7 @@ class Service {
   ki::OpenedKeystore keystore_;
   std::unique_ptr<Client> client_;
   ki::Metrics metrics_;
+  Quotas quotas_;
   mutable std::mutex policy_mu_;
   std::shared_ptr<const ki::AccessPolicy> policy_;
 };
@@ -115,6 +120,26 @@ bool ReadBatch(Call& call, nlohmann::json& body, const nlohmann::json*& items);
 // Deny records a refused whole request (403) as `op` and answers it; 503 if
 // the refusal cannot be recorded.
 void Deny(Call& call, std::string_view op, ki::Permission permission, std::string_view message);
+
+// RuleUses counts a request's allowed values per access rule (the rule each
+// was allowed by) and kind, for ChargeQuota.
+using RuleUses = std::vector<Quotas::RuleUse>;
+
+// AddRuleUse adds one value allowed by `rule` to `uses`; `equality` when it
+// is a deterministic ciphertext or a blind index.
+void AddRuleUse(RuleUses& uses, std::size_t rule, bool equality = false);
+
+// ChargeQuota charges `uses` to the caller's quotas. When a quota refuses, it
+// records `op` as denied (reason "quota", with `counts`) and answers 429 with
+// Retry-After (503 if the refusal cannot be recorded), and returns false:
+// nothing of the request may then be done.
+bool ChargeQuota(Call& call, std::string_view op, const RuleUses& uses, const nlohmann::json& counts);
+
+// ValidateItemNames checks the `key` and `label` members of a request item
+// (read from `where`) against the catalog's name rules, so that no name that
+// could never exist reaches an audit entry or a log line. The message names
+// the member, never its value.
+Status ValidateItemNames(std::string_view where, std::string_view key, std::string_view label);
 
 // KeyJson describes a key as `sovereign keys list --json` and `keys status --json` do.
 nlohmann::json KeyJson(const KeyInfo& key, const std::string& region);

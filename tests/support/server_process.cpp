@@ -282,17 +282,21 @@ void WriteConfig(const Region& region) {
 nlohmann::json DefaultAccess(const std::string& region) {
   const std::string prefix = "spiffe://corp.example/region/" + region;
   nlohmann::json access = nlohmann::json::array({
+      // In-region services may hold keys, so the equality-revealing remote
+      // operations give them nothing they could not compute themselves.
       {{"principal", prefix + "/svc/*"},
-       {"allow", {"lease", "encrypt", "decrypt"}},
+       {"allow", {"lease", "encrypt", "deterministic", "index", "decrypt"}},
        {"keys", {"*"}},
        {"labels", {"*"}}},
-      {{"principal", prefix + "/security/*"}, {"allow", {"admin", "audit"}}},
+      {{"principal", prefix + "/security/*"}, {"allow", {"admin", "audit", "metrics"}}},
   });
   if (region == "us") {
+    // The offshore engineer: random-mode encryption only, of the labels it
+    // names (a remote caller introduces no label its rule does not name).
     access.push_back({{"principal", "spiffe://corp.example/region/cn/*"},
                       {"allow", {"encrypt"}},
                       {"keys", {"users"}},
-                      {"labels", {"*"}}});
+                      {"labels", {"email", "phone", "ssn", "address", "card"}}});
   }
   return access;
 }
