@@ -144,12 +144,17 @@ TEST_CASE("service: a start verifies the whole audit chain and refuses a log tam
   CHECK(f.server("us").Stop() == 0);
 }
 
-TEST_CASE("service: GET /v1/audit pages through a log larger than a page, within an entry and a byte cap") {
+TEST_CASE("service: a log ending in a line just under the limit starts, and GET /v1/audit pages through it "
+          "within an entry and a byte cap") {
   ServiceFixture f;
   auto& us = f.Prepare("us");
   AppendNotes(us.store_dir, 5, 256, 10);           // 1280 small entries: more than 1000
   AppendNotes(us.store_dir, 6, 4, 200 * 1024);     // 24 entries of 200 KiB: more than 4 MiB
-  f.Start("us");
+  AppendNotes(us.store_dir, 1, 1, ki::kMaxAuditLineBytes - 600);  // a line just under the limit
+  const auto last_line = ReadLines(us.store_dir / "audit.log").back().size();
+  CHECK(last_line > ki::kMaxAuditLineBytes - 1024);
+  CHECK(last_line <= ki::kMaxAuditLineBytes);
+  f.Start("us");  // the start verifies the whole log, the long last line included
   auto officer = f.Client("us", f.pki().us_officer());
 
   std::vector<std::string> read;
