@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <ctime>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -178,6 +179,12 @@ Status AuditLog::AppendMany(Catalog& catalog, std::span<const AuditEvent> events
 
   off_t size = st.st_size;
   AuditHead last;
+  // Entries past the head that this append adopts are named (member
+  // "adopted": [first, last]) in its first line: a crash leaves only entries
+  // that were never acknowledged, but a catalog put back to an older copy
+  // looks the same here, and only a rollback witness can tell them apart
+  // (docs/keystore.md#rollback-witness) — so the adoption must stay visible.
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> adopted;
   const bool unchanged = KnownTailHolds(fd.get(), st, *head);
   known_tail_.reset();
   if (unchanged) {
@@ -188,6 +195,7 @@ Status AuditLog::AppendMany(Catalog& catalog, std::span<const AuditEvent> events
     auto reconciled = Reconcile(*tail, *head, mac_, path_);
     if (!reconciled.ok()) return reconciled.status();
     last = std::move(reconciled).value();
+    if (last.seq > head->seq) adopted.emplace(head->seq + 1, last.seq);
     if (tail->end != size) {
       // An incomplete last line: an append interrupted by a crash, after the
       // entries we just reconciled. It was never acknowledged; cut it off.
@@ -220,6 +228,10 @@ Status AuditLog::AppendMany(Catalog& catalog, std::span<const AuditEvent> events
     if (event.subject_created) entry["subject_created"] = true;
     if (!event.note.empty()) entry["note"] = event.note;
     if (!event.counts.is_null()) entry["counts"] = event.counts;
+    if (adopted) {
+      entry["adopted"] = Json::array({adopted->first, adopted->second});
+      adopted.reset();
+    }
     // A line past the limit is refused here, before anything is written, so
     // no reader or verifier ever meets one (the request fails closed).
     auto line = SealEntry(std::move(entry), mac_);

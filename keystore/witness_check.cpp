@@ -93,42 +93,69 @@ class ReverseLines {
   bool done_ = false;
 };
 
-std::optional<std::uint64_t> SeqOf(const std::string& line) {
+// LineFacts is what the check reads from an audit line.
+struct LineFacts {
+  std::optional<std::uint64_t> seq;
+  std::optional<std::uint64_t> adopted_from;  // first seq of the "adopted" range
+};
+
+LineFacts FactsOf(const std::string& line) {
+  LineFacts facts;
   auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  if (j.is_discarded() || !j.is_object()) return facts;
   auto seq = j.find("seq");
-  if (seq == j.end() || !seq->is_number_unsigned()) return std::nullopt;
-  return seq->get<std::uint64_t>();
+  if (seq != j.end() && seq->is_number_unsigned()) facts.seq = seq->get<std::uint64_t>();
+  auto adopted = j.find("adopted");
+  if (adopted != j.end() && adopted->is_array() && !adopted->empty() && adopted->front().is_number_unsigned()) {
+    facts.adopted_from = adopted->front().get<std::uint64_t>();
+  }
+  return facts;
 }
 
-// AuditLineAt returns the log's line with `seq`, nullopt when the log ends
-// before it. Lines of an intact log are numbered 1, 2, … in order, so it is
-// found by counting back from the last line and then checked.
-Result<std::optional<std::string>> AuditLineAt(const fs::path& path, std::uint64_t seq) {
+// LogAtSeq is the log's line with a given seq (nullopt when the log ends
+// before it), and the latest line after it that adopted entries at or
+// before that seq, if any.
+struct LogAtSeq {
+  std::optional<std::string> line;
+  std::optional<std::uint64_t> adopted_from;
+  std::uint64_t adopted_by = 0;
+};
+
+// AuditLineAt finds the line with `seq`. Lines of an intact log are numbered
+// 1, 2, … in order, so it counts back from the last line (reading each line
+// on the way for an adoption) and then checks the seq it arrived at.
+Result<LogAtSeq> AuditLineAt(const fs::path& path, std::uint64_t seq) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
   if (!fd.valid()) return Unreadable(path, fmt::format("cannot open: {}", ErrnoText(errno)));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return Unreadable(path, fmt::format("cannot stat: {}", ErrnoText(errno)));
   ReverseLines lines(fd.get(), st.st_size, path);
+  LogAtSeq out;
   std::string line;
   auto any = lines.Prev(line);
   if (!any.ok()) return any.status();
-  if (!*any) return std::optional<std::string>();
-  const auto last = SeqOf(line);
+  if (!*any) return out;
+  LineFacts facts = FactsOf(line);
   const auto damaged = [&] {
     return Status(ErrorCode::kFailedPrecondition,
                   fmt::format("audit log {} is damaged around seq {}; run `sovereign audit verify`", path.string(),
                               seq));
   };
-  if (!last) return damaged();
-  if (*last < seq) return std::optional<std::string>();
-  for (std::uint64_t back = *last - seq; back > 0; --back) {
+  if (!facts.seq) return damaged();
+  if (*facts.seq < seq) return out;
+  for (std::uint64_t back = *facts.seq - seq; back > 0; --back) {
+    if (facts.adopted_from && *facts.adopted_from <= seq && !out.adopted_from) {
+      out.adopted_from = facts.adopted_from;
+      out.adopted_by = facts.seq.value_or(0);
+    }
     auto more = lines.Prev(line);
     if (!more.ok()) return more.status();
     if (!*more) return damaged();
+    facts = FactsOf(line);
   }
-  if (SeqOf(line) != seq) return damaged();
-  return std::optional<std::string>(std::move(line));
+  if (facts.seq != seq) return damaged();
+  out.line = std::move(line);
+  return out;
 }
 
 }  // namespace
@@ -136,8 +163,11 @@ Result<std::optional<std::string>> AuditLineAt(const fs::path& path, std::uint64
 Status CheckAuditAgainstWitness(const WitnessedHead& witnessed, const AuditHead& catalog_head,
                                 const fs::path& audit_log, const fs::path& witness_path) {
   const std::uint64_t w = witnessed.head.seq;
-  const std::string where = fmt::format("the witness {} (line {}, {})", witness_path.string(), witnessed.line,
-                                        witnessed.time);
+  // line 0: a head this process published, checked before the next one.
+  const std::string where = witnessed.line == 0
+                                ? fmt::format("the witness {} (published by this service)", witness_path.string())
+                                : fmt::format("the witness {} (line {}, {})", witness_path.string(), witnessed.line,
+                                              witnessed.time);
   if (catalog_head.seq < w) {
     return Status(ErrorCode::kFailedPrecondition,
                   fmt::format("rollback detected: the catalog's audit head is at seq {} but {} recorded seq {}: "
@@ -152,21 +182,32 @@ Status CheckAuditAgainstWitness(const WitnessedHead& witnessed, const AuditHead&
                               w, where));
   }
   if (w == 0) return OkStatus();
-  auto line = AuditLineAt(audit_log, w);
-  if (!line.ok()) return line.status();
-  if (!*line) {
+  auto found = AuditLineAt(audit_log, w);
+  if (!found.ok()) return found.status();
+  const std::optional<std::string>& line = found->line;
+  if (!line) {
     return Status(ErrorCode::kFailedPrecondition,
                   fmt::format("rollback detected: audit log {} ends before seq {}, which {} recorded: the log was "
                               "restored from an older copy or cut short",
                               audit_log.string(), w, where));
   }
-  auto hash = Sha256Hex(**line);
+  auto hash = Sha256Hex(*line);
   if (!hash.ok()) return hash.status();
   if (*hash != witnessed.head.hash) {
     return Status(ErrorCode::kFailedPrecondition,
                   fmt::format("forked history detected: audit log {} holds another entry at seq {} than {} recorded: "
                               "the log was replaced by another history",
                               audit_log.string(), w, where));
+  }
+  // Entries a crash left past the head were never committed, so never
+  // witnessed: an adoption that reaches back to the witnessed seq means the
+  // catalog was put back to before it and an append made the log fit again.
+  if (found->adopted_from) {
+    return Status(ErrorCode::kFailedPrecondition,
+                  fmt::format("rollback detected: the audit entry at seq {} adopted entries from seq {} on as left by "
+                              "a crash, but {} recorded seq {} as committed: catalog.db was put back to an older "
+                              "copy (audit head seq {}) before that append",
+                              found->adopted_by, *found->adopted_from, where, w, *found->adopted_from - 1));
   }
   return OkStatus();
 }

@@ -37,9 +37,10 @@ Status CreateWitnessFile(const fs::path& path) {
 }  // namespace
 
 WitnessPublisher::WitnessPublisher(fs::path path, std::string region, internal::HmacSha256 mac, HeadSource source,
-                                   AuditHead published, bool ends_mid_line)
+                                   AuditHead published, bool ends_mid_line, fs::path audit_log)
     : path_(std::move(path)),
       region_(std::move(region)),
+      audit_log_(std::move(audit_log)),
       mac_(std::move(mac)),
       source_(std::move(source)),
       needs_newline_(ends_mid_line),
@@ -66,6 +67,7 @@ Status WitnessPublisher::Publish() {
   // This call leads a round: it reads the head now, so the round covers every
   // call that read its target before, and appends it with one fsync.
   writing_ = true;
+  const AuditHead last_published = published_;
   lock.unlock();
   AuditHead newest;
   Status status = [&]() -> Status {
@@ -75,6 +77,11 @@ Status WitnessPublisher::Publish() {
       return Unavailable(path_, fmt::format("the audit head went back from seq {} to seq {} while serving: the "
                                             "store was rolled back under the running service",
                                             target->seq, head->seq));
+    }
+    if (last_published.seq > 0) {
+      WitnessedHead witnessed{last_published, "", 0};
+      Status intact = CheckAuditAgainstWitness(witnessed, *head, audit_log_, path_);
+      if (!intact.ok()) return Unavailable(path_, intact.message());
     }
     newest = std::move(head).value();
     return AppendHead(newest);
@@ -163,8 +170,9 @@ Result<std::shared_ptr<WitnessPublisher>> StartWitness(const fs::path& path, con
                     path.string(), latest.head.seq, latest.line, latest.time, head->seq));
     published = latest.head;
   }
-  auto publisher = std::make_shared<WitnessPublisher>(path, files->region, std::move(mac).value(), std::move(source),
-                                                      std::move(published), contents->ends_mid_line);
+  auto publisher =
+      std::make_shared<WitnessPublisher>(path, files->region, std::move(mac).value(), std::move(source),
+                                         std::move(published), contents->ends_mid_line, files->dir / kAuditLogFileName);
   // Changes made while the service was down (the CLI on the directory) are
   // witnessed now, before anything is served.
   SOVEREIGN_RETURN_IF_ERROR(publisher->Publish());

@@ -258,6 +258,71 @@ TEST_CASE("witness: an older catalog.db alone (the log current) is refused at st
   CHECK(refused.status().message().find("rollback detected: the catalog's audit head") != std::string::npos);
 }
 
+TEST_CASE("witness: an older catalog.db made to fit the log by an offline append is refused: the adoption shows") {
+  WitnessFixture f;
+  REQUIRE(f.Start().ok());
+  const fs::path backup = f.tmp.path() / "backup";
+  f.Copy(backup);
+  const auto old_head = f.Head();
+  {
+    auto serving = f.Start();
+    REQUIRE(serving.ok());
+    REQUIRE(serving->keystore->ShredSubjectAs("officer", "users", "subject-1", "erasure").ok());
+  }
+  const auto witnessed = f.Head();
+  fs::remove(backup / "audit.log");
+  f.Restore(backup);
+  // Any append now takes the shred's line for one a crash left uncommitted,
+  // and the head fits the log again; the line it writes names the adoption.
+  {
+    auto ks = EmbeddedKeystore::Open(f.dir);
+    REQUIRE(ks.ok());
+    REQUIRE((*ks)->RotateKey("users").ok());
+  }
+  REQUIRE(f.Head().seq > witnessed.seq);
+  CHECK(json::parse(ReadLines(f.dir / "audit.log").back())["adopted"] ==
+        json::array({old_head.seq + 1, witnessed.seq}));
+  auto refused = f.Start();
+  REQUIRE(!refused.ok());
+  CHECK(refused.status().message().find(fmt::format("adopted entries from seq {} on as left by a crash",
+                                                    old_head.seq + 1)) != std::string::npos);
+
+  // The same check guards every publish, so a catalog put back under a
+  // running service is refused, not witnessed.
+  auto files = ki::OpenKeystoreFiles(f.dir);
+  REQUIRE(files.ok());
+  auto mac = ki::NewWitnessMac(files->audit_key);
+  REQUIRE(mac.ok());
+  ki::WitnessPublisher publisher(
+      f.witness, "us", std::move(mac).value(), [&]() -> Result<ki::AuditHead> { return f.Head(); }, witnessed,
+      false, f.dir / "audit.log");
+  Status published = publisher.Publish();
+  CHECK(published.code() == ErrorCode::kKeystoreUnavailable);
+  CHECK(published.message().find("rollback detected") != std::string::npos);
+  CHECK(publisher.appends() == 0);
+}
+
+TEST_CASE("witness: entries a crash left past the witnessed head are adopted and witnessed, not refused") {
+  WitnessFixture f;
+  REQUIRE(f.Start().ok());
+  const fs::path backup = f.tmp.path() / "backup";
+  f.Copy(backup);
+  {
+    auto ks = EmbeddedKeystore::Open(f.dir);
+    REQUIRE(ks.ok());
+    REQUIRE((*ks)->RotateKey("users").ok());
+  }
+  // The rotation's line is in the log but its commit "did not happen": the
+  // state a crash between the log's fsync and the commit leaves.
+  fs::remove(backup / "audit.log");
+  f.Restore(backup);
+  auto serving = f.Start();
+  REQUIRE(serving.ok());
+  REQUIRE(serving->keystore->RotateKeyAs("officer", "users").ok());
+  CHECK(json::parse(ReadLines(f.dir / "audit.log").back()).contains("adopted"));
+  CHECK(json::parse(ReadLines(f.witness).back())["seq"] == f.Head().seq);
+}
+
 TEST_CASE("witness: another history at the witnessed seq is refused as a fork") {
   WitnessFixture f;
   REQUIRE(f.Start().ok());

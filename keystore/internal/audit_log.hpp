@@ -92,8 +92,9 @@ class AuditLog {
   // commit it after Append returns ok; the log line is durable before the
   // head moves, so a crash can leave the log at most one append's entries
   // ahead of the head — never behind. Append adopts such entries (valid MACs,
-  // chained to the head) and cuts off an incomplete last line left by a
-  // crash; any other mismatch between log and head fails closed. An entry
+  // chained to the head), naming them in its first line (member "adopted":
+  // [first, last]), and cuts off an incomplete last line left by a crash;
+  // any other mismatch between log and head fails closed. An entry
   // whose line would exceed kMaxAuditLineBytes is refused before anything
   // is written. Every failure is kKeystoreUnavailable and leaves the file as
   // it was.

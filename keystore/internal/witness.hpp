@@ -81,7 +81,12 @@ Result<WitnessContents> ReadWitness(const std::filesystem::path& path, std::stri
 // seq, exactly the witnessed line (same hash: by the hash chain, the same
 // history up to there). Otherwise kFailedPrecondition names what was found:
 // a rollback (the head or the log is behind the witness) or a forked history
-// (another entry at the witnessed seq). `witness_path` is named in messages.
+// (another entry at the witnessed seq). It is a rollback too when a line
+// after the witnessed seq adopted entries at or before it (member "adopted"
+// of an audit line: entries a crash left past the catalog head are never
+// committed, so never witnessed; adopting witnessed ones means the catalog
+// was put back). `witness_path` is named in messages; a `witnessed.line` of 0
+// is a head this process published.
 Status CheckAuditAgainstWitness(const WitnessedHead& witnessed, const AuditHead& catalog_head,
                                 const std::filesystem::path& audit_log, const std::filesystem::path& witness_path);
 

@@ -34,16 +34,19 @@ class WitnessPublisher {
 
   // `published` is the newest head already in the witness ({0, ""} for none);
   // `ends_mid_line` says the file ends in an interrupted append, so the next
-  // line must start on a fresh one.
+  // line must start on a fresh one. `audit_log` is the store's log, checked
+  // against the last published head before each new one is written.
   WitnessPublisher(std::filesystem::path path, std::string region, internal::HmacSha256 mac, HeadSource source,
-                   AuditHead published, bool ends_mid_line);
+                   AuditHead published, bool ends_mid_line, std::filesystem::path audit_log);
 
   // Publish returns ok once the witness durably holds a head at least as new
   // as the keystore's head when Publish was called (immediately when it
-  // already does). Otherwise kKeystoreUnavailable naming the witness: the
-  // caller must not acknowledge the change (fail closed). The file is opened
-  // per append without O_CREAT, so a witness removed or replaced by a
-  // directory fails instead of being silently re-created.
+  // already does). Before writing a head it checks the store against the last
+  // one published (CheckAuditAgainstWitness), so a catalog put back under the
+  // running service is refused, not witnessed. Otherwise kKeystoreUnavailable
+  // naming the witness: the caller must not acknowledge the change (fail
+  // closed). The file is opened per append without O_CREAT, so a witness
+  // removed or replaced by a directory fails instead of being re-created.
   Status Publish();
 
   // appends is how many lines this object has written.
@@ -57,6 +60,7 @@ class WitnessPublisher {
 
   const std::filesystem::path path_;
   const std::string region_;
+  const std::filesystem::path audit_log_;
   internal::HmacSha256 mac_;  // used by the round's leader only
   HeadSource source_;
   bool needs_newline_;        // leader only
