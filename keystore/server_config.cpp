@@ -33,6 +33,24 @@ Status ReadPath(const Json& object, std::string_view where, std::string_view nam
   return OkStatus();
 }
 
+// ReadLimits reads the optional /limits object; absent members keep their defaults.
+Status ReadLimits(const Json& limits, ServerLimits& out) {
+  SOVEREIGN_RETURN_IF_ERROR(ExpectObject(
+      limits, "/limits", {"connections_per_principal", "connections_unprivileged", "workers", "body_bytes_in_flight"}));
+  const auto read = [&](std::string_view name, std::uint64_t min, std::uint64_t max, std::size_t& value) {
+    std::optional<std::uint64_t> v;
+    SOVEREIGN_RETURN_IF_ERROR(ReadUnsigned(limits, "/limits", name, min, max, v));
+    if (v) value = static_cast<std::size_t>(*v);
+    return OkStatus();
+  };
+  SOVEREIGN_RETURN_IF_ERROR(read("connections_per_principal", 1, 4096, out.connections_per_principal));
+  SOVEREIGN_RETURN_IF_ERROR(read("connections_unprivileged", 0, 4096, out.connections_unprivileged));
+  SOVEREIGN_RETURN_IF_ERROR(read("workers", 8, 4096, out.workers));
+  // At least one whole body must fit, or no request could ever be read.
+  SOVEREIGN_RETURN_IF_ERROR(read("body_bytes_in_flight", 4 << 20, std::uint64_t{1} << 34, out.body_bytes_in_flight));
+  return OkStatus();
+}
+
 }  // namespace
 
 Status ParseListen(std::string_view listen, std::string& host, std::uint16_t& port) {
@@ -62,7 +80,8 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, const fs::path& ba
   if (!parsed.ok()) return parsed.status();
   const Json root = std::move(parsed).value();
   SOVEREIGN_RETURN_IF_ERROR(ExpectObject(
-      root, "", {"region", "listen", "store", "tls", "audit", "lease_ttl_seconds", "access", "identity", "witness"}));
+      root, "", {"region", "listen", "store", "tls", "audit", "lease_ttl_seconds", "access", "identity", "limits",
+                 "witness"}));
   ServerConfig config;
 
   SOVEREIGN_RETURN_IF_ERROR(ReadString(root, "", "region", config.region, /*required=*/true));
@@ -113,6 +132,10 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, const fs::path& ba
   std::optional<std::uint64_t> ttl;
   SOVEREIGN_RETURN_IF_ERROR(ReadUnsigned(root, "", "lease_ttl_seconds", 1, kMaxLeaseTtlSeconds, ttl));
   if (ttl) config.lease_ttl = std::chrono::seconds(static_cast<std::int64_t>(*ttl));
+
+  if (const Json* limits = Member(root, "limits")) {
+    SOVEREIGN_RETURN_IF_ERROR(ReadLimits(*limits, config.limits));
+  }
 
   if (const Json* access = Member(root, "access")) {
     auto policy = AccessPolicy::FromJson(*access, "/access");

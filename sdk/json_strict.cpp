@@ -29,50 +29,80 @@ std::string JsonMemberPath(std::string_view where, std::string_view name) {
 
 std::string JsonElementPath(std::string_view where, std::size_t index) { return fmt::format("{}/{}", where, index); }
 
-Json ParseJsonNoDuplicates(std::string_view text, std::string& duplicate) {
-  // The open objects and arrays around the parser's position, to name a
-  // duplicate by its JSON Pointer.
+namespace {
+
+// DuplicateFinder is a SAX handler that finds the first member named twice in
+// one object, naming it by its JSON Pointer. Linear in the input: nlohmann's
+// parser callback, the other way to see keys, walks the parent container on
+// every value it closes and so made a body of a million "{}" items quadratic.
+class DuplicateFinder {
+ public:
+  explicit DuplicateFinder(std::string& duplicate) : duplicate_(duplicate) {}
+
+  bool null() { return Value(); }
+  bool boolean(bool) { return Value(); }
+  bool number_integer(Json::number_integer_t) { return Value(); }
+  bool number_unsigned(Json::number_unsigned_t) { return Value(); }
+  bool number_float(Json::number_float_t, const std::string&) { return Value(); }
+  bool string(std::string&) { return Value(); }
+  bool binary(Json::binary_t&) { return Value(); }
+  bool start_object(std::size_t) {
+    frames_.push_back(Frame{true, {}, {}, 0});
+    return true;
+  }
+  bool key(std::string& name) {
+    Frame& frame = frames_.back();
+    frame.key = name;
+    if (!frame.names.insert(name).second) {
+      std::string path;
+      for (const Frame& f : frames_) path = f.object ? JsonMemberPath(path, f.key) : JsonElementPath(path, f.index);
+      duplicate_ = std::move(path);
+      return false;  // the first duplicate is all we report: stop here
+    }
+    return true;
+  }
+  bool end_object() { return End(); }
+  bool start_array(std::size_t) {
+    frames_.push_back(Frame{false, {}, {}, 0});
+    return true;
+  }
+  bool end_array() { return End(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+
+ private:
   struct Frame {
     bool object;
     std::unordered_set<std::string> names;
     std::string key;
     std::size_t index = 0;
   };
-  std::vector<Frame> frames;
-  duplicate.clear();
-  const auto element_done = [&] {
-    if (!frames.empty() && !frames.back().object) ++frames.back().index;
-  };
-  const Json::parser_callback_t callback = [&](int /*depth*/, Json::parse_event_t event, Json& parsed) {
-    switch (event) {
-      case Json::parse_event_t::object_start:
-        frames.push_back(Frame{true, {}, {}, 0});
-        break;
-      case Json::parse_event_t::array_start:
-        frames.push_back(Frame{false, {}, {}, 0});
-        break;
-      case Json::parse_event_t::key: {
-        Frame& frame = frames.back();
-        frame.key = parsed.get<std::string>();
-        if (!frame.names.insert(frame.key).second && duplicate.empty()) {
-          std::string path;
-          for (const Frame& f : frames) path = f.object ? JsonMemberPath(path, f.key) : JsonElementPath(path, f.index);
-          duplicate = std::move(path);
-        }
-        break;
-      }
-      case Json::parse_event_t::value:
-        element_done();
-        break;
-      case Json::parse_event_t::object_end:
-      case Json::parse_event_t::array_end:
-        frames.pop_back();
-        element_done();
-        break;
-    }
+  bool Value() {
+    if (!frames_.empty() && !frames_.back().object) ++frames_.back().index;
     return true;
-  };
-  return Json::parse(text, callback, /*allow_exceptions=*/false);
+  }
+  bool End() {
+    frames_.pop_back();
+    return Value();
+  }
+
+  std::string& duplicate_;
+  std::vector<Frame> frames_;
+};
+
+}  // namespace
+
+Json ParseJsonNoDuplicates(std::string_view text, std::string& duplicate) {
+  duplicate.clear();
+  DuplicateFinder finder(duplicate);
+  const bool valid = Json::sax_parse(text, &finder, Json::input_format_t::json, /*strict=*/true);
+  if (!duplicate.empty()) {
+    // Stopped at the duplicate: the document still has to be valid JSON for
+    // the caller to report the duplicate rather than a syntax error.
+    Json doc = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+    return doc;
+  }
+  if (!valid) return Json(Json::value_t::discarded);
+  return Json::parse(text, nullptr, /*allow_exceptions=*/false);
 }
 
 Result<Json> ParseJsonStrict(std::string_view text, std::string_view what) {

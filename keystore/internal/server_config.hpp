@@ -27,6 +27,23 @@ struct ServerTlsConfig {
   std::filesystem::path client_ca;  // PEM CA(s) that client certificates must chain to
 };
 
+// ServerLimits bound what any one client can take from the service (member
+// /limits; keystore/service/limits.hpp).
+struct ServerLimits {
+  // Open connections one principal that some access rule names may hold; a
+  // handshake past it fails. Instances of one workload share a SPIFFE ID,
+  // and so this allowance.
+  std::size_t connections_per_principal = 64;
+  // Open connections of a principal no access rule names (it can do nothing
+  // but hold them); all certificates that name no valid principal share one
+  // such allowance.
+  std::size_t connections_unprivileged = 4;
+  // Worker threads: each open connection holds one while it is open.
+  std::size_t workers = 256;
+  // Request body bytes being read or handled at once, over all connections.
+  std::size_t body_bytes_in_flight = std::size_t{32} << 20;
+};
+
 struct ServerConfig {
   std::string region;
   std::string listen_host;       // "127.0.0.1", "::1", "0.0.0.0", a host name
@@ -40,6 +57,7 @@ struct ServerConfig {
   std::filesystem::path witness_path;
   std::chrono::seconds lease_ttl = kDefaultLeaseTtl;
   AccessPolicy access;
+  ServerLimits limits;
   // Who a client certificate names (member /identity); read once at start.
   IdentityOptions identity;
 };

@@ -18,15 +18,18 @@
 
 #include "keystore/internal/posix_file.hpp"
 #include "keystore/internal/witnessed_keystore.hpp"
+#include "keystore/service/limits.hpp"
 #include "keystore/service/service.hpp"
 
 namespace sovereign::service {
 namespace {
 
-// Enough workers for 64 keep-alive clients (httplib holds a worker per open
-// connection) plus headroom for short-lived ones.
-constexpr std::size_t kWorkerThreads = 96;
+// httplib holds a worker per open connection (ServerLimits::workers); these
+// bound how long one may sit idle or trickle bytes before it is closed.
 constexpr std::size_t kKeepAliveMaxRequests = 100000;
+constexpr std::chrono::seconds kReadTimeout{5};
+constexpr std::chrono::seconds kWriteTimeout{5};
+constexpr std::chrono::seconds kKeepAliveTimeout{5};
 
 void Log(std::string_view line) {
   fmt::print(stderr, "sovereign serve: {}\n", line);
@@ -215,13 +218,28 @@ int Serve(const std::filesystem::path& config_path) {
 
   std::string tls_error;
   const ki::ServerTlsConfig tls = config->tls;
-  httplib::SSLServer server([&](SSL_CTX& ctx) { return ConfigureTls(ctx, tls, tls_error); });
+  // Declared before the server: connections still open when it is destroyed
+  // give their allowance back to it.
+  Limits limits(config->limits, config->identity);
+  httplib::SSLServer server([&](SSL_CTX& ctx) {
+    if (!ConfigureTls(ctx, tls, tls_error)) return false;
+    if (!limits.InstallTls(ctx)) {
+      tls_error = "cannot install the per-principal connection limit";
+      return false;
+    }
+    return true;
+  });
   if (!server.is_valid()) {
     Log(fmt::format("TLS set-up failed: {}", tls_error.empty() ? OpenSslError() : tls_error));
     return 1;
   }
-  server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
+  const std::size_t workers = config->limits.workers;
+  server.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   server.set_payload_max_length(kMaxBodySize);
+  server.set_read_timeout(kReadTimeout);
+  server.set_write_timeout(kWriteTimeout);
+  server.set_keep_alive_timeout(kKeepAliveTimeout.count());
+  limits.InstallHttp(server, service);
   server.set_keep_alive_max_count(kKeepAliveMaxRequests);
   // Answers are small and sent at once: without TCP_NODELAY each one waits
   // for the client's delayed ACK (~40 ms), capping a connection at ~25 req/s.
