@@ -145,8 +145,8 @@ mkdir -p "$pki"
   issue cn-alice "/CN=alice" "URI:spiffe://corp.example/region/cn/eng/alice"
 )
 echo "CA, server certificate, and client certificates for:"
-echo "  spiffe://corp.example/region/us/svc/app    (US application: lease, encrypt, decrypt)"
-echo "  spiffe://corp.example/region/cn/eng/alice  (offshore engineer: encrypt only)"
+echo "  spiffe://corp.example/region/us/svc/app    (US application: lease, encrypt, deterministic, index, decrypt)"
+echo "  spiffe://corp.example/region/cn/eng/alice  (offshore engineer: random-mode encrypt only)"
 cat >"$work/keystore.json" <<JSON
 {
   "region": "us",
@@ -155,8 +155,8 @@ cat >"$work/keystore.json" <<JSON
   "tls": {"cert": "$pki/server.pem", "key": "$pki/server.key", "client_ca": "$pki/ca.pem"},
   "lease_ttl_seconds": 300,
   "access": [
-    {"principal": "spiffe://corp.example/region/us/svc/*", "allow": ["lease", "encrypt", "decrypt"], "keys": ["users"], "labels": ["*"]},
-    {"principal": "spiffe://corp.example/region/cn/*", "allow": ["encrypt"], "keys": ["users"], "labels": ["*"]}
+    {"principal": "spiffe://corp.example/region/us/svc/*", "allow": ["lease", "encrypt", "deterministic", "index", "decrypt"], "keys": ["users"], "labels": ["*"]},
+    {"principal": "spiffe://corp.example/region/cn/*", "allow": ["encrypt"], "keys": ["users"], "labels": ["email", "phone", "ssn", "address"]}
   ]
 }
 JSON
@@ -180,7 +180,7 @@ for id in u-1001 u-1002; do
     "$(printf '%s' "${stored[$id,ssn]}" | as us-app field decrypt --path /ssn --record-id "$id")"
 done
 
-step "12. The offshore engineer sees only ciphertext, and may still add data"
+step "12. The offshore engineer sees only ciphertext, cannot test guesses, and may still add data"
 for id in u-1001 u-1002; do
   printf '%s: ssn (keep)   = %s\n' "$id" \
     "$(printf '%s' "${stored[$id,ssn]}" | as cn-alice field decrypt --path /ssn --record-id "$id" --on-denied keep | cut -c1-40)…"
@@ -190,6 +190,17 @@ done
 set +e
 printf 'default (--on-denied fail): '
 printf '%s' "${stored[u-1001,ssn]}" | as cn-alice field decrypt --path /ssn --record-id u-1001
+echo "(exit code $?)"
+set -e
+# A deterministic ciphertext or a blind index of a chosen value would let her test
+# guesses against stored data (an equality oracle): separate permissions she lacks.
+set +e
+printf 'deterministic encryption of a guess: '
+printf 'ann@example.com' | as cn-alice field encrypt --key users --label email --path /email --record-id u-1001 \
+  --mode deterministic 2>&1
+echo "(exit code $?)"
+printf 'blind index of a guess:              '
+printf 'ann@example.com' | as cn-alice field index --key users --label email 2>&1
 echo "(exit code $?)"
 set -e
 new_phone=$(printf '+1 555 0142' | as cn-alice field encrypt --key users --label phone --path /phone --record-id u-1004)
