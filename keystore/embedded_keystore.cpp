@@ -191,7 +191,8 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
   }
 
   std::vector<Result<FieldKeyMaterial>> FieldKeysAs(std::string_view principal, std::string_view op,
-                                                    std::span<const FieldKeyRequest> requests) override {
+                                                    std::span<const FieldKeyRequest> requests,
+                                                    std::vector<std::optional<FieldKeyMaterial>>* decoys = nullptr) override {
     // Malformed requests are answered here and never queued or audited.
     std::vector<IssueRequest> issues(requests.size());
     std::vector<IssueRequest*> queued;
@@ -215,7 +216,14 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
     issues_.SubmitAll(queued, [this](std::span<IssueRequest* const> group) { RunIssueGroup(group); });
     std::vector<Result<FieldKeyMaterial>> out;
     out.reserve(issues.size());
-    for (IssueRequest& issue : issues) out.push_back(std::move(*issue.result));
+    if (decoys != nullptr) {
+      decoys->clear();
+      decoys->resize(issues.size());
+    }
+    for (std::size_t i = 0; i < issues.size(); ++i) {
+      out.push_back(std::move(*issues[i].result));
+      if (decoys != nullptr) (*decoys)[i] = std::move(issues[i].decoy);
+    }
     return out;
   }
 
@@ -438,10 +446,11 @@ class EmbeddedKeystoreImpl final : public EmbeddedKeystore, public ServiceKeysto
       PreparedIssue& p = prepared[i];
       if (p.event && !recorded.ok()) {
         group[i]->result = recorded;
-      } else if (p.key) {
+      } else if (p.key && p.status.ok()) {
         group[i]->result = std::move(*p.key);
       } else {
         group[i]->result = p.status;
+        if (p.status.code() == ErrorCode::kShredded) group[i]->decoy = std::move(p.key);
       }
     }
   }

@@ -64,6 +64,24 @@ PreparedIssue Prepare(Ctx& c, AuditEvent event, TimePoint now, const KeyRow& key
     field_key = SubjectFieldKey(c.files, key, version, *secret, *subject, mode, label, /*create=*/primary, now,
                                 &event.subject_created, &c.secrets);
     const ErrorCode code = field_key.ok() ? ErrorCode::kOk : field_key.status().code();
+    if (code == ErrorCode::kShredded && primary) {
+      // Refused and audited as shredded; the decoy (a random key under the
+      // real header) is for callers that must not learn of the shred.
+      PreparedIssue refused = Refused(std::move(event), field_key.status());
+      FieldKeyMaterial decoy;
+      decoy.region = c.files.region;
+      decoy.key_name = key.name;
+      decoy.key_id = key.id;
+      decoy.version = version;
+      decoy.mode = mode;
+      decoy.label = std::move(label);
+      decoy.label_id = label_id;
+      decoy.subject_tag = subject;
+      decoy.key = SecretBytes::Random(FieldKeySize(mode));
+      decoy.expires_at = now;
+      refused.key = std::move(decoy);
+      return refused;
+    }
     if (code == ErrorCode::kShredded || code == ErrorCode::kKeyNotFound) {
       return Refused(std::move(event), field_key.status());
     }

@@ -20,11 +20,16 @@ class WitnessedKeystore final : public ServiceKeystore {
     return Witnessed(inner_->FieldKeyAs(principal, op, key_id, version, mode, label_id));
   }
   std::vector<Result<FieldKeyMaterial>> FieldKeysAs(std::string_view principal, std::string_view op,
-                                                    std::span<const FieldKeyRequest> requests) override {
-    auto results = inner_->FieldKeysAs(principal, op, requests);
+                                                    std::span<const FieldKeyRequest> requests,
+                                                    std::vector<std::optional<FieldKeyMaterial>>* decoys = nullptr) override {
+    auto results = inner_->FieldKeysAs(principal, op, requests, decoys);
     Status published = witness_->Publish();
     if (!published.ok()) {
       for (auto& result : results) result = published;  // the keys are wiped with the results
+      if (decoys != nullptr) {
+        decoys->clear();
+        decoys->resize(results.size());
+      }
     }
     return results;
   }

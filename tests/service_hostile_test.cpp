@@ -98,6 +98,58 @@ TEST_CASE("hostile: an encrypt-only principal gets no deterministic ciphertext a
   CHECK(saw_index);
 }
 
+TEST_CASE("hostile: encrypting for a shredded subject tells a caller that may not decrypt nothing about the shred") {
+  ServiceFixture f;
+  f.PrepareAndStart("us");
+  auto alice = f.Client("us", f.pki().cn_engineer());
+  auto app = f.Client("us", f.pki().us_app());
+  const auto encrypt = [](HttpsClient& client, const std::string& subject) {
+    json item = EncryptItem("users", "email", "random", "/email", subject, "new@x.example");
+    item["subject"] = subject;
+    return client.PostJson("/v1/encrypt", Items({item}));
+  };
+  // Both subjects have keys before one is shredded.
+  REQUIRE(encrypt(*app, "u-gone").status == 200);
+  REQUIRE(encrypt(*app, "u-here").status == 200);
+  auto shred = f.Client("us", f.pki().us_officer())
+                   ->PostJson("/v1/keys/users/subjects/shred", {{"subject", "u-gone"}, {"reason", "erasure request"}});
+  INFO(shred.body);
+  REQUIRE(shred.status == 200);
+
+  // The engineer gets a ciphertext either way, of the same shape, with the
+  // subject's own tag each time: nothing tells the two apart.
+  auto gone = encrypt(*alice, "u-gone");
+  auto gone_again = encrypt(*alice, "u-gone");
+  auto here = encrypt(*alice, "u-here");
+  INFO(gone.body << "\n" << here.body);
+  REQUIRE(gone.status == 200);
+  REQUIRE(here.status == 200);
+  const std::string gone_ct = gone.json()["items"][0].value("ciphertext", "");
+  const std::string here_ct = here.json()["items"][0].value("ciphertext", "");
+  REQUIRE(gone_ct.rfind("sov1:", 0) == 0);
+  REQUIRE(here_ct.rfind("sov1:", 0) == 0);
+  CHECK(gone_ct.size() == here_ct.size());
+  const std::string again_ct = gone_again.json()["items"][0].value("ciphertext", "");
+  // "sov1:" and the base64url of the header's first 24 bytes: format, mode,
+  // region, key id, version, label id and the 16-byte subject tag.
+  const std::size_t header = 5 + 32;
+  CHECK(gone_ct.substr(0, header) == again_ct.substr(0, header));
+  // What it wrote for the erased user stays unrecoverable; the live one reads.
+  auto read = app->PostJson("/v1/decrypt", Items({DecryptItem(gone_ct, "/email", "u-gone"),
+                                                  DecryptItem(here_ct, "/email", "u-here")}));
+  REQUIRE(read.status == 200);
+  CHECK(read.json()["items"][0]["error"]["code"] == "shredded");
+  CHECK(Base64UrlDecode(read.json()["items"][1]["plaintext"].get<std::string>()) == "new@x.example");
+  // A caller that may decrypt is told, and the log has the truth for both.
+  CHECK(encrypt(*app, "u-gone").json()["items"][0]["error"]["code"] == "shredded");
+  std::size_t shredded_for_alice = 0;
+  for (const json& e : AuditLines(f.region("us"))) {
+    if (e.value("principal", "") != kCnEngineerId || e.value("op", "") != "encrypt") continue;
+    for (const json& c : e.value("counts", json::array())) shredded_for_alice += c.value("shredded", 0);
+  }
+  CHECK(shredded_for_alice == 2);
+}
+
 TEST_CASE("hostile: a quota refuses the whole request with 429 and Retry-After, audited; the app is unaffected") {
   ServiceFixture f;
   json access = DefaultAccess("us");

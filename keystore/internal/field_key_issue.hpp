@@ -28,6 +28,9 @@ namespace sovereign::keystore_internal {
 struct PreparedIssue {
   std::optional<AuditEvent> event;
   Status status;  // the refusal or the error; ok when there is a key
+  // The key when status is ok. When an encryption key was refused because
+  // its subject was shredded: a decoy — the real header with random key
+  // bytes nothing stores (IssueRequest::decoy).
   std::optional<FieldKeyMaterial> key;
 };
 

@@ -40,6 +40,8 @@ struct IssueRequest : FieldKeyRequest {
 
   // Set by the group that ran the request.
   std::optional<Result<FieldKeyMaterial>> result;
+  // With a kShredded result for an encryption key: the decoy (PreparedIssue).
+  std::optional<FieldKeyMaterial> decoy;
   bool done = false;  // guarded by the queue's mutex
 };
 

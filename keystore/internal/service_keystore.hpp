@@ -61,8 +61,17 @@ class ServiceKeystore {
   // `op`, one result per request in order, each as the single-key call would
   // return it. The batch's audit records share group commits (fsyncs) with
   // each other and with concurrent callers.
-  virtual std::vector<Result<FieldKeyMaterial>> FieldKeysAs(std::string_view principal, std::string_view op,
-                                                            std::span<const FieldKeyRequest> requests) = 0;
+  //
+  // With `decoys`, it is resized to the requests and, for each encryption
+  // request (by name) refused kShredded, holds a decoy: the header that key
+  // would have (region, key id, primary version, mode, label id, subject
+  // tag) with random key bytes nothing stores. An envelope sealed with it
+  // looks like any other and is as unrecoverable as the subject's other
+  // fields, so a caller that may not decrypt can be answered without
+  // learning of the shred. The refusal is audited as it happened.
+  virtual std::vector<Result<FieldKeyMaterial>> FieldKeysAs(
+      std::string_view principal, std::string_view op, std::span<const FieldKeyRequest> requests,
+      std::vector<std::optional<FieldKeyMaterial>>* decoys = nullptr) = 0;
   // CreateKeyAs and RotateKeyAs are EmbeddedKeystore's, audited as `principal`.
   virtual Result<KeyInfo> CreateKeyAs(std::string_view principal, std::string_view name) = 0;
   virtual Result<KeyInfo> RotateKeyAs(std::string_view principal, std::string_view name) = 0;

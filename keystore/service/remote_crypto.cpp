@@ -281,16 +281,33 @@ void HandleEncrypt(Call& call) {
       tally.Add(item.spec.key, item.spec.label, item.mode, OutcomeOf(*item.refused));
       AppendItem(out, i, *item.refused);
     } else if (item.spec.subject) {
-      const auto& cipher = subject_ciphers.Get(SubjectKeyId(item.spec));
+      const std::string id = SubjectKeyId(item.spec);
+      const auto& cipher = subject_ciphers.Get(id);
       Status sealed = ValidateContext(item.context);
       if (sealed.ok()) sealed = cipher.status();
-      if (sealed.ok()) {
+      // "Shredded" would tell a caller that may not decrypt this data whether
+      // a user asked to be erased (an erasure oracle): it gets an envelope
+      // under a key nothing stores instead, as unrecoverable as the rest of
+      // that user's fields. The audit entry says what happened.
+      const internal::FieldCipher* decoy = nullptr;
+      if (sealed.code() == ErrorCode::kShredded &&
+          !call.policy->Allows(call.principal, ki::Permission::kDecrypt, item.spec.key, item.spec.label)) {
+        decoy = subject_ciphers.Decoy(id);
+      }
+      bool answered = false;
+      if (sealed.ok() || decoy != nullptr) {
         std::vector<std::uint8_t> envelope;
-        sealed = (*cipher)->Seal(item.plaintext, item.context, envelope);
-        if (sealed.ok()) AppendValue(out, i, "ciphertext", ToText(envelope));
+        Status seal = decoy != nullptr ? decoy->Seal(item.plaintext, item.context, envelope)
+                                       : (*cipher)->Seal(item.plaintext, item.context, envelope);
+        if (seal.ok()) {
+          AppendValue(out, i, "ciphertext", ToText(envelope));
+          answered = true;
+        } else {
+          sealed = seal;
+        }
       }
       tally.Add(item.spec.key, item.spec.label, item.mode, OutcomeOf(sealed));
-      if (!sealed.ok()) AppendItem(out, i, sealed);
+      if (!answered) AppendItem(out, i, decoy != nullptr ? Status(ErrorCode::kInternal, "cannot encrypt") : sealed);
     } else {
       auto ciphertext = call.service.client().Encrypt(item.spec, item.plaintext, item.context);
       tally.Add(item.spec.key, item.spec.label, item.mode, OutcomeOf(ciphertext.status()));

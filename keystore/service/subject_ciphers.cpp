@@ -14,13 +14,18 @@ void SubjectCiphers::Add(std::string id, const ki::FieldKeyRequest& request) {
 
 Status SubjectCiphers::Fetch(Service& service) {
   if (requests_.empty()) return OkStatus();
-  auto issued = service.keystore().FieldKeysAs(kServicePrincipal, "field_key.issue", requests_);
+  std::vector<std::optional<FieldKeyMaterial>> decoys;
+  auto issued = service.keystore().FieldKeysAs(kServicePrincipal, "field_key.issue", requests_, &decoys);
   for (std::size_t r = 0; r < issued.size() && r < ids_.size(); ++r) {
     service.metrics().CountAuditWrite(issued[r].code() != ErrorCode::kKeystoreUnavailable);
     if (issued[r].code() == ErrorCode::kKeystoreUnavailable) return issued[r].status();
     Cipher& slot = ciphers_.at(ids_[r]);
     if (!issued[r].ok()) {
       slot = issued[r].status();
+      if (r < decoys.size() && decoys[r]) {
+        auto decoy = internal::FieldCipher::New(std::move(*decoys[r]));
+        if (decoy.ok()) decoys_.emplace(ids_[r], std::move(decoy).value());
+      }
       continue;
     }
     auto cipher = internal::FieldCipher::New(std::move(issued[r]).value());

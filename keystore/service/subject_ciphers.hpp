@@ -40,8 +40,17 @@ class SubjectCiphers {
   // Get returns the cipher registered under `id`, or why there is none.
   const Cipher& Get(const std::string& id) const { return ciphers_.at(id); }
 
+  // Decoy returns, for an encryption key refused because its subject was
+  // shredded, a cipher under the real header with a key nothing stores
+  // (ServiceKeystore::FieldKeysAs); null otherwise.
+  const internal::FieldCipher* Decoy(const std::string& id) const {
+    auto it = decoys_.find(id);
+    return it == decoys_.end() ? nullptr : it->second.get();
+  }
+
  private:
   std::map<std::string, Cipher> ciphers_;
+  std::map<std::string, std::shared_ptr<internal::FieldCipher>> decoys_;
   std::vector<std::string> ids_;
   std::vector<ki::FieldKeyRequest> requests_;
 };
