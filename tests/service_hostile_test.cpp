@@ -266,6 +266,21 @@ TEST_CASE("hostile: chunked and length-less bodies are refused before they are r
   CHECK(RemoteEncrypt(*f.Client("us", f.pki().us_app()), "email", "x", "/email").rfind("sov1:", 0) == 0);
 }
 
+TEST_CASE("hostile: a principal no rule names is refused before its body is read") {
+  ServiceFixture f;
+  auto& server = f.PrepareAndStart("us");
+  const CertFiles mallory = f.pki().IssueClient("mallory", kMallory, "mallory");
+  TlsConnection c(server.port(), f.pki().ca(), mallory);
+  REQUIRE(c.handshake_ok());
+  // It announces 4 MiB and sends none of it: the answer does not wait.
+  REQUIRE(c.Send("POST /v1/decrypt HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4000000\r\n\r\n"));
+  auto r = c.Read(3s);
+  INFO(r.body << r.transport_error);
+  CHECK(r.status == 403);
+  CHECK(r.ErrorCode() == "denied");
+  CHECK(RemoteEncrypt(*f.Client("us", f.pki().us_app()), "email", "x", "/email").rfind("sov1:", 0) == 0);
+}
+
 TEST_CASE("hostile: a body of a million empty objects is answered at once and SIGTERM stays prompt") {
   ServiceFixture f;
   auto& server = f.PrepareAndStart("us");

@@ -36,6 +36,7 @@ constexpr std::size_t kTrimAfterBodyBytes = std::size_t{256} << 10;
 struct ConnectionHold {
   Limits* owner;
   std::string principal;
+  bool named;  // some access rule named the principal at the handshake
   ~ConnectionHold() { owner->Release(principal); }
 };
 
@@ -49,14 +50,21 @@ int ConnectionIndex() {
   return index;
 }
 
+// HoldOf is the connection's hold, or null (no verified certificate).
+const ConnectionHold* HoldOf(const httplib::Request& req) {
+  if (req.ssl == nullptr) return nullptr;
+  return static_cast<const ConnectionHold*>(SSL_get_ex_data(req.ssl, ConnectionIndex()));
+}
+
 int LimitsIndex() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
 }
 
-// The body bytes this worker thread holds for the request it is serving.
+// The body bytes this worker thread holds for the request it is serving, and whose.
 thread_local std::size_t t_body_bytes = 0;
 thread_local Limits* t_body_owner = nullptr;
+thread_local std::string t_body_principal;
 
 // Whether this worker's current answer refused a body it did not read.
 thread_local bool t_refused_unread = false;
@@ -130,7 +138,7 @@ int Limits::Verify(int preverify_ok, X509_STORE_CTX* store) {
     X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
     return 0;
   }
-  auto* connection = new ConnectionHold{self, std::move(who)};
+  auto* connection = new ConnectionHold{self, std::move(who), named};
   if (SSL_set_ex_data(ssl, ConnectionIndex(), connection) != 1) {
     delete connection;
     return 0;
@@ -163,20 +171,33 @@ std::size_t Limits::Connections(const std::string& principal) const {
   return it == connections_.end() ? 0 : it->second;
 }
 
-bool Limits::ReserveBody(std::size_t bytes) {
-  // A short wait absorbs bursts; a budget that stays spent is load to shed.
+bool Limits::ReserveBody(const std::string& principal, std::size_t bytes) {
+  // No principal may hold more than half the budget, so one slow or greedy
+  // sender cannot take it all; a short wait absorbs bursts, and a budget
+  // that stays spent is load to shed.
+  const std::size_t share = std::max(config_.body_bytes_in_flight / 2, kMaxBodySize);
   std::unique_lock lock(mu_);
   return body_freed_.wait_for(lock, kBodyBudgetWait, [&] {
-    if (body_bytes_ + bytes > config_.body_bytes_in_flight) return false;
+    std::size_t& mine = body_bytes_by_principal_[principal];
+    if (body_bytes_ + bytes > config_.body_bytes_in_flight || mine + bytes > share) {
+      if (mine == 0) body_bytes_by_principal_.erase(principal);
+      return false;
+    }
     body_bytes_ += bytes;
+    mine += bytes;
     return true;
   });
 }
 
-void Limits::ReleaseBody(std::size_t bytes) {
+void Limits::ReleaseBody(const std::string& principal, std::size_t bytes) {
   {
     std::lock_guard lock(mu_);
     body_bytes_ -= std::min(bytes, body_bytes_);
+    auto it = body_bytes_by_principal_.find(principal);
+    if (it != body_bytes_by_principal_.end()) {
+      it->second -= std::min(bytes, it->second);
+      if (it->second == 0) body_bytes_by_principal_.erase(it);
+    }
   }
   body_freed_.notify_all();
 }
@@ -184,7 +205,7 @@ void Limits::ReleaseBody(std::size_t bytes) {
 void Limits::InstallHttp(httplib::Server& server, Service& service) {
   service_.store(&service);
   const auto release_held = [this] {
-    if (t_body_owner == this && t_body_bytes != 0) ReleaseBody(t_body_bytes);
+    if (t_body_owner == this && t_body_bytes != 0) ReleaseBody(t_body_principal, t_body_bytes);
     t_body_bytes = 0;
     t_body_owner = nullptr;
   };
@@ -220,7 +241,14 @@ void Limits::InstallHttp(httplib::Server& server, Service& service) {
       return Refuse(res, 413, "invalid_argument",
                     fmt::format("request body exceeds {} MiB", kMaxBodySize >> 20));
     }
-    if (length != 0 && !ReserveBody(length)) {
+    // A principal no rule names can do nothing with a body: refusing it
+    // unread keeps it from holding the body budget.
+    const ConnectionHold* hold = HoldOf(req);
+    if (length != 0 && (hold == nullptr || !hold->named)) {
+      service.metrics().CountDenial("limits");
+      return Refuse(res, 403, "denied", "the access policy names no such principal");
+    }
+    if (length != 0 && !ReserveBody(hold->principal, length)) {
       service.metrics().CountDenial("limits");
       res.set_header("Retry-After", "1");
       return Refuse(res, 503, "resource_exhausted",
@@ -228,6 +256,7 @@ void Limits::InstallHttp(httplib::Server& server, Service& service) {
     }
     t_body_bytes = length;
     t_body_owner = this;
+    if (length != 0) t_body_principal = hold->principal;
     return httplib::Server::HandlerResponse::Unhandled;
   });
   server.set_logger([release_held](const httplib::Request& req, const httplib::Response&) {

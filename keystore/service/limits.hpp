@@ -8,9 +8,11 @@
 //   service's workers. A principal no access rule names gets a small
 //   allowance, and certificates that name no valid principal share one.
 // - Request bodies: a POST must carry Content-Length (no chunked or
-//   unbounded bodies) within kMaxBodySize, and all bodies being read or
-//   handled at once share a byte budget; a request waits briefly for room,
-//   then is answered 503 with Retry-After before its body is read.
+//   unbounded bodies) within kMaxBodySize; a principal no rule names may
+//   send none; all bodies being read or handled at once share a byte
+//   budget, of which one principal holds at most half; a request waits
+//   briefly for room, then is answered 503 with Retry-After before its body
+//   is read.
 // - Memory held by the allocator after large bodies is handed back.
 //
 // Thread safety: all methods are safe to call from httplib's workers and
@@ -63,8 +65,8 @@ class Limits {
  private:
   static int Verify(int preverify_ok, X509_STORE_CTX* store);
   bool Admit(const std::string& principal, bool named);
-  bool ReserveBody(std::size_t bytes);
-  void ReleaseBody(std::size_t bytes);
+  bool ReserveBody(const std::string& principal, std::size_t bytes);
+  void ReleaseBody(const std::string& principal, std::size_t bytes);
 
   keystore_internal::ServerLimits config_;
   keystore_internal::IdentityOptions identity_;
@@ -72,6 +74,7 @@ class Limits {
   mutable std::mutex mu_;
   std::map<std::string, std::size_t, std::less<>> connections_;
   std::size_t body_bytes_ = 0;
+  std::map<std::string, std::size_t, std::less<>> body_bytes_by_principal_;
   std::condition_variable body_freed_;
 };
 
