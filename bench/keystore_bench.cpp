@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -22,6 +23,7 @@
 #include "bench/keystore_env.hpp"
 #include "bench/keystore_options.hpp"
 #include "bench/keystore_timing.hpp"
+#include "tests/support/tls_connection.hpp"
 
 namespace sovereign::bench {
 namespace {
@@ -136,6 +138,46 @@ class Runner {
     }
   }
 
+  // HostileLeases measures the app's leases with and without 100 connections
+  // held open by the offshore engineer (encrypt only), each pinging the
+  // service every 2 s so no idle timeout closes it; the server refuses the
+  // handshakes past the engineer's allowance.
+  void HostileLeases() {
+    const int threads = options_.threads.back();
+    const Seconds duration(options_.lease_seconds);
+    const auto leases = [this](int) {
+      static const std::string body = R"({"items":[{"key":"users","mode":"random","label":"email"}]})";
+      std::shared_ptr<BenchClient> client = env_.AppClient(options_.nodelay);
+      return Op([client, answer = std::string()](std::string& error) mutable -> std::size_t {
+        const int status = client->Post("/v1/leases", body, answer);
+        if (status == 200 && answer.find("\"field_key\"") != std::string::npos) return 1;
+        error = fmt::format("lease -> {} {}", status, answer.substr(0, 200));
+        return 0;
+      });
+    };
+    Measure("leases, no hostile connections", threads, 0, duration, leases);
+    std::vector<std::unique_ptr<test::TlsConnection>> crowd;
+    std::size_t held = 0;
+    for (int i = 0; i < 100; ++i) {
+      crowd.push_back(std::make_unique<test::TlsConnection>(env_.server().port(), env_.pki().ca(),
+                                                            env_.pki().cn_engineer()));
+      held += crowd.back()->Served() ? 1 : 0;
+    }
+    std::atomic<bool> stop{false};
+    std::thread pinger([&] {
+      while (!stop.load()) {
+        for (auto& c : crowd) {
+          if (stop.load()) break;
+          (void)c->Served();
+        }
+        for (int i = 0; i < 20 && !stop.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+    Measure(fmt::format("leases, 100 hostile conns ({} held)", held), threads, 0, duration, leases);
+    stop = true;
+    pinger.join();
+  }
+
   void SdkLeases() {
     Measure("RemoteKeystore::PrimaryFieldKey", options_.threads.back(), 0, Seconds(options_.lease_seconds),
             [this](int) {
@@ -236,6 +278,7 @@ StoreResult RunStore(const Options& options, const std::filesystem::path& base, 
   if (options.Has("embedded")) runner.EmbeddedIssue();
   if (options.Has("health")) runner.Health();
   if (options.Has("leases")) runner.Leases();
+  if (options.Has("hostile")) runner.HostileLeases();
   if (options.Has("sdk")) runner.SdkLeases();
   if (options.Has("decrypt")) {
     const DecryptFixture fx(env.local_client(), 1000);
@@ -298,6 +341,17 @@ void PrintTargets(const StoreResult& s, const Options& o) {
   if (best > 0) {
     fmt::print("target >= 5000 leases/s [{}]: best {:.0f}/s at {} threads -> {}\n", s.label, best, best_threads,
                best >= 5000 ? "met" : "NOT met");
+  }
+  const Row* quiet = s.Find("leases, no hostile connections", o.threads.back());
+  const Row* crowded = nullptr;
+  for (const auto& r : s.rows) {
+    if (r.what.rfind("leases, 100 hostile conns", 0) == 0) crowded = &r;
+  }
+  if (quiet && crowded && quiet->stats.p99_us > 0) {
+    fmt::print("app lease p99 with 100 hostile connections open [{}]: {:.0f} us vs {:.0f} us without ({:.2f}x); "
+               "{:.0f} vs {:.0f} leases/s\n",
+               s.label, crowded->stats.p99_us, quiet->stats.p99_us, crowded->stats.p99_us / quiet->stats.p99_us,
+               crowded->stats.calls_per_second(), quiet->stats.calls_per_second());
   }
   const std::size_t n = o.batches.back();
   const Row* remote = s.Find("remote POST /v1/decrypt (https)", 1, n);

@@ -23,11 +23,17 @@ namespace {
 
 std::string StatusText(const Status& status) { return std::string(status.message()); }
 
+// The app may also read /metrics (the benchmark counts audit writes there);
+// the offshore engineer may encrypt only, the hostile connections' owner.
 nlohmann::json AppAccess() {
   return nlohmann::json::array({{{"principal", test::kUsAppId},
-                                 {"allow", {"lease", "encrypt", "decrypt"}},
+                                 {"allow", {"lease", "encrypt", "decrypt", "metrics"}},
                                  {"keys", {"users"}},
-                                 {"labels", {"*"}}}});
+                                 {"labels", {"*"}}},
+                                {{"principal", test::kCnEngineerId},
+                                 {"allow", {"encrypt"}},
+                                 {"keys", {"users"}},
+                                 {"labels", {"email"}}}});
 }
 
 }  // namespace

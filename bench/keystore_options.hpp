@@ -21,7 +21,7 @@ struct Options {
   bool tmpfs = true;
   bool nodelay = true;
   std::string tmpfs_base = "/dev/shm";
-  std::string phases = "fsync,embedded,health,leases,sdk,decrypt";
+  std::string phases = "fsync,embedded,health,leases,hostile,sdk,decrypt";
   bool Has(std::string_view phase) const { return ("," + phases + ",").find(fmt::format(",{},", phase)) != std::string::npos; }
 };
 
@@ -32,7 +32,7 @@ inline constexpr const char* kUsage = R"(usage: sovereign_keystore_bench [option
   --batches=1,100,1000 batch sizes for the decrypt runs (max 1000)
   --store=both|disk|tmpfs  disk: $TMPDIR (durable); tmpfs: --tmpfs-dir (default both)
   --tmpfs-dir=DIR      where the tmpfs keystore lives (default /dev/shm)
-  --phases=LIST        subset of fsync,embedded,health,leases,sdk,decrypt
+  --phases=LIST        subset of fsync,embedded,health,leases,hostile,sdk,decrypt
   --client-nodelay=0|1 TCP_NODELAY on the benchmark's own https clients (default 1)
 )";
 
