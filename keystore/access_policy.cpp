@@ -52,7 +52,7 @@ Status ReadNames(const Json& rule, std::string_view where, std::string_view memb
 }
 
 // ReadQuota reads a rule's optional `quota` object.
-Status ReadQuota(const Json& rule, const std::string& where, RuleQuota& quota) {
+Status ReadQuota(const Json& rule, const std::string& where, std::vector<RuleQuota>& quotas) {
   const Json* q = Member(rule, "quota");
   if (q == nullptr) return OkStatus();
   const std::string path = MemberPath(where, "quota");
@@ -65,8 +65,7 @@ Status ReadQuota(const Json& rule, const std::string& where, RuleQuota& quota) {
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("member {} must give values_per_minute, values_per_day or both", path));
   }
-  quota.per_minute = per_minute.value_or(0);
-  quota.per_day = per_day.value_or(0);
+  quotas.push_back({per_minute.value_or(0), per_day.value_or(0), RuleQuota::Counts::kAll});
   return OkStatus();
 }
 
@@ -95,9 +94,14 @@ Result<AccessRule> ParseRule(const Json& j, const std::string& where) {
   }
   SOVEREIGN_RETURN_IF_ERROR(ReadNames(j, where, "keys", &ValidateKeyName, rule.keys));
   SOVEREIGN_RETURN_IF_ERROR(ReadNames(j, where, "labels", &ValidateLabel, rule.labels));
-  SOVEREIGN_RETURN_IF_ERROR(ReadQuota(j, where, rule.quota));
-  const bool oracle = std::any_of(rule.allow.begin(), rule.allow.end(), IsEqualityOracle);
-  if (oracle && Member(j, "quota") == nullptr) rule.quota = kDefaultEqualityQuota;
+  SOVEREIGN_RETURN_IF_ERROR(ReadQuota(j, where, rule.quotas));
+  if (rule.quotas.empty()) {
+    const auto grants = [&](Permission p) { return Grants(rule, p); };
+    if (grants(Permission::kDeterministic) || grants(Permission::kIndex)) rule.quotas.push_back(kDefaultEqualityQuota);
+    if ((grants(Permission::kEncrypt) || grants(Permission::kDeterministic)) && !grants(Permission::kLease)) {
+      rule.quotas.push_back(kDefaultSubjectQuota);
+    }
+  }
   return rule;
 }
 

@@ -164,3 +164,63 @@ TEST_CASE("permission names round-trip and nothing else parses") {
 
 }  // namespace
 }  // namespace sovereign
+
+namespace sovereign {
+namespace {
+
+using keystore_internal::RuleQuota;
+
+TEST_CASE("encrypt never implies deterministic, index or metrics") {
+  const AccessPolicy policy = Parse(kIssuePolicy);
+  CHECK(policy.Allows(kAlice, Permission::kEncrypt, "users", "email"));
+  for (Permission p : {Permission::kDeterministic, Permission::kIndex, Permission::kDecrypt, Permission::kLease}) {
+    CHECK_FALSE(policy.Allows(kAlice, p, "users", "email"));
+  }
+  CHECK_FALSE(policy.Allows(kOfficer, Permission::kMetrics));
+  const AccessPolicy granted = Parse(R"([
+    {"principal": "spiffe://corp.example/region/us/ops/*", "allow": ["metrics"]},
+    {"principal": "spiffe://corp.example/region/us/svc/*", "allow": ["deterministic", "index"], "keys": ["users"], "labels": ["email"]}
+  ])");
+  CHECK(granted.Allows("spiffe://corp.example/region/us/ops/prom", Permission::kMetrics));
+  CHECK(granted.Allows(kApp, Permission::kDeterministic, "users", "email"));
+  CHECK(granted.Allows(kApp, Permission::kIndex, "users", "email"));
+  CHECK_FALSE(granted.Allows(kApp, Permission::kIndex, "users", "ssn"));
+  CHECK_FALSE(granted.Allows(kApp, Permission::kEncrypt, "users", "email"));
+  CHECK(granted.AllowingRule(kApp, Permission::kIndex, "users", "email") == std::optional<std::size_t>(1));
+}
+
+TEST_CASE("rules get the default quotas that apply to them unless they give their own") {
+  const AccessPolicy policy = Parse(R"([
+    {"principal": "a", "allow": ["lease", "encrypt", "decrypt"], "keys": ["*"], "labels": ["*"]},
+    {"principal": "b", "allow": ["deterministic", "index"], "keys": ["*"], "labels": ["*"]},
+    {"principal": "c", "allow": ["encrypt"], "keys": ["*"], "labels": ["*"]},
+    {"principal": "d", "allow": ["deterministic"], "keys": ["*"], "labels": ["*"], "quota": {"values_per_day": 7}}
+  ])");
+  const auto& rules = policy.rules();
+  CHECK(rules[0].quotas.empty());  // may hold keys anyway: nothing to bound here
+  // Deterministic encryption may be for a subject too, and b cannot lease.
+  REQUIRE(rules[1].quotas.size() == 2);
+  CHECK(rules[1].quotas[0].counts == RuleQuota::Counts::kEquality);
+  CHECK(rules[1].quotas[0].per_minute == ki::kDefaultEqualityQuota.per_minute);
+  CHECK(rules[1].quotas[1].counts == RuleQuota::Counts::kSubject);
+  REQUIRE(rules[2].quotas.size() == 1);
+  CHECK(rules[2].quotas[0].counts == RuleQuota::Counts::kSubject);
+  REQUIRE(rules[3].quotas.size() == 1);
+  CHECK(rules[3].quotas[0].counts == RuleQuota::Counts::kAll);
+  CHECK(rules[3].quotas[0].per_day == 7);
+  CHECK(rules[3].quotas[0].per_minute == 0);
+}
+
+TEST_CASE("a malformed quota names the member") {
+  CHECK_THAT(ParseError(R"([{"principal": "a", "allow": ["index"], "keys": ["*"], "labels": ["*"], "quota": {}}])"),
+             Catch::Contains("/0/quota"));
+  CHECK_THAT(ParseError(R"([{"principal": "a", "allow": ["index"], "keys": ["*"], "labels": ["*"],
+                            "quota": {"values_per_minute": 0}}])"),
+             Catch::Contains("values_per_minute"));
+  CHECK_THAT(ParseError(R"([{"principal": "a", "allow": ["index"], "keys": ["*"], "labels": ["*"],
+                            "quota": {"per_hour": 5}}])"),
+             Catch::Contains("per_hour"));
+}
+
+}  // namespace
+}  // namespace sovereign

@@ -39,6 +39,8 @@ enum class Permission : std::uint8_t {
 // PermissionName returns "lease", "encrypt", "decrypt", "admin", "audit",
 // "deterministic", "index" or "metrics".
 std::string_view PermissionName(Permission permission) noexcept;
+// ParsePermission accepts exactly the names PermissionName returns.
+std::optional<Permission> ParsePermission(std::string_view name) noexcept;
 
 // IsEqualityOracle reports whether `permission` returns values comparable
 // with stored data (deterministic ciphertexts, blind indexes).
@@ -47,28 +49,34 @@ bool IsEqualityOracle(Permission permission) noexcept;
 // RuleQuota bounds the values (batch items) one principal may have processed
 // under one rule, per fixed minute and per fixed UTC day. Zero is unlimited.
 struct RuleQuota {
+  // Which of the rule's values count.
+  enum class Counts : std::uint8_t {
+    kAll,       // every value (a quota the rule gives)
+    kEquality,  // deterministic ciphertexts and blind indexes
+    kSubject,   // values encrypted for a subject (each may create a subject key)
+  };
   std::uint64_t per_minute = 0;
   std::uint64_t per_day = 0;
-  // Only deterministic and index values count (the default quota); a quota
-  // the rule gives counts every value the rule allows.
-  bool equality_only = false;
+  Counts counts = Counts::kAll;
 };
 
-// The quota of a rule that grants `deterministic` or `index` and names none,
-// on those values only: enough for lookups by hand or a support tool, far
-// too few for guessing.
-inline constexpr RuleQuota kDefaultEqualityQuota{600, 20000, true};
-// ParsePermission accepts exactly the names PermissionName returns.
-std::optional<Permission> ParsePermission(std::string_view name) noexcept;
+// The quotas of a rule that gives none: on equality-revealing values when it
+// grants `deterministic` or `index` (enough for lookups by hand or a support
+// tool, far too few for guessing); on values for a subject when it grants
+// remote encryption but not `lease` (each new subject adds a key to the
+// catalog and an entry to the audit log, so a remote writer must not add
+// them without bound).
+inline constexpr RuleQuota kDefaultEqualityQuota{600, 20000, RuleQuota::Counts::kEquality};
+inline constexpr RuleQuota kDefaultSubjectQuota{60000, 2000000, RuleQuota::Counts::kSubject};
 
 struct AccessRule {
   std::string principal;               // glob
   std::vector<Permission> allow;
   std::vector<std::string> keys;       // exact names or "*"
   std::vector<std::string> labels;     // exact names or "*"
-  // `quota`: {"values_per_minute", "values_per_day"}; a rule that grants an
-  // equality-revealing permission and gives none gets kDefaultEqualityQuota.
-  RuleQuota quota;
+  // `quota`: {"values_per_minute", "values_per_day"}, counting every value;
+  // a rule that gives none gets the defaults above that apply to it.
+  std::vector<RuleQuota> quotas;
 };
 
 class AccessPolicy {

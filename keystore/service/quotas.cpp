@@ -33,35 +33,41 @@ std::optional<QuotaRefusal> Quotas::Charge(const keystore_internal::AccessPolicy
   std::lock_guard lock(mu_);
   // Check every rule the request uses before charging any.
   std::vector<std::pair<Use*, std::uint64_t>> charges;
-  for (const auto& [rule, equality, values] : uses) {
-    if (rule >= rules.size() || values == 0) continue;
-    const keystore_internal::RuleQuota& quota = rules[rule].quota;
-    if (quota.per_minute == 0 && quota.per_day == 0) continue;
-    if (quota.equality_only && !equality) continue;
-    auto key = std::make_pair(rule, std::string(principal));
-    auto it = uses_.find(key);
-    if (it == uses_.end()) {
-      if (uses_.size() >= kMaxTrackedUses) DropPassed(minute, day);
-      if (uses_.size() >= kMaxTrackedUses) {
-        return QuotaRefusal{rule, "minute", quota.per_minute, std::chrono::seconds(kMinute)};
+  for (const RuleUse& u : uses) {
+    if (u.rule >= rules.size() || u.values == 0) continue;
+    const auto& quotas = rules[u.rule].quotas;
+    for (std::size_t q = 0; q < quotas.size(); ++q) {
+      const keystore_internal::RuleQuota& quota = quotas[q];
+      using Counts = keystore_internal::RuleQuota::Counts;
+      const bool counts = quota.counts == Counts::kAll || (quota.counts == Counts::kEquality && u.equality) ||
+                          (quota.counts == Counts::kSubject && u.subject);
+      if (!counts || (quota.per_minute == 0 && quota.per_day == 0)) continue;
+      auto key = std::make_tuple(u.rule, q, std::string(principal));
+      auto it = uses_.find(key);
+      if (it == uses_.end()) {
+        if (uses_.size() >= kMaxTrackedUses) DropPassed(minute, day);
+        if (uses_.size() >= kMaxTrackedUses) {
+          // Full of live windows: refuse rather than forget one (that would reset a quota).
+          return QuotaRefusal{u.rule, "minute", 0, std::chrono::seconds(kMinute - seconds % kMinute)};
+        }
+        it = uses_.emplace(std::move(key), Use{}).first;
       }
-      it = uses_.emplace(std::move(key), Use{}).first;
+      Use& use = it->second;
+      if (use.minute != minute) use = Use{minute, 0, use.day, use.in_day};
+      if (use.day != day) use = Use{use.minute, use.in_minute, day, 0};
+      // Several uses of one request may fall under the same quota.
+      std::uint64_t pending = u.values;
+      for (const auto& [other, n] : charges) {
+        if (other == &use) pending += n;
+      }
+      if (quota.per_minute != 0 && use.in_minute + pending > quota.per_minute) {
+        return QuotaRefusal{u.rule, "minute", quota.per_minute, std::chrono::seconds(kMinute - seconds % kMinute)};
+      }
+      if (quota.per_day != 0 && use.in_day + pending > quota.per_day) {
+        return QuotaRefusal{u.rule, "day", quota.per_day, std::chrono::seconds(kDay - seconds % kDay)};
+      }
+      charges.emplace_back(&use, u.values);
     }
-    Use& use = it->second;
-    if (use.minute != minute) use = Use{minute, 0, use.day, use.in_day};
-    if (use.day != day) use = Use{use.minute, use.in_minute, day, 0};
-    // Several items of one request may fall under the same rule twice.
-    std::uint64_t pending = values;
-    for (const auto& [other, n] : charges) {
-      if (other == &use) pending += n;
-    }
-    if (quota.per_minute != 0 && use.in_minute + pending > quota.per_minute) {
-      return QuotaRefusal{rule, "minute", quota.per_minute, std::chrono::seconds(kMinute - seconds % kMinute)};
-    }
-    if (quota.per_day != 0 && use.in_day + pending > quota.per_day) {
-      return QuotaRefusal{rule, "day", quota.per_day, std::chrono::seconds(kDay - seconds % kDay)};
-    }
-    charges.emplace_back(&use, values);
   }
   for (auto& [use, values] : charges) {
     use->in_minute += values;

@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -44,10 +45,11 @@ struct QuotaRefusal {
 class Quotas {
  public:
   // RuleUse is the values of one request allowed by one rule, and whether
-  // they are equality-revealing (deterministic, index).
+  // they are equality-revealing (deterministic, index) or for a subject.
   struct RuleUse {
     std::size_t rule = 0;
     bool equality = false;
+    bool subject = false;
     std::uint64_t values = 0;
   };
 
@@ -70,7 +72,8 @@ class Quotas {
   void DropPassed(std::int64_t minute, std::int64_t day);
 
   std::mutex mu_;
-  std::map<std::pair<std::size_t, std::string>, Use, std::less<>> uses_;
+  // By (rule, which of its quotas, principal).
+  std::map<std::tuple<std::size_t, std::size_t, std::string>, Use, std::less<>> uses_;
 };
 
 }  // namespace sovereign::service

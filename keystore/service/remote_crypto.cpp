@@ -253,7 +253,9 @@ void HandleEncrypt(Call& call) {
       wipe();
       return ReplyError(call.res, *item.refused);
     }
-    if (!item.refused) AddRuleUse(uses, *rule, permission == ki::Permission::kDeterministic);
+    if (!item.refused) {
+      AddRuleUse(uses, *rule, permission == ki::Permission::kDeterministic, item.spec.subject.has_value());
+    }
   }
   if (!ChargeQuota(call, "encrypt", uses, denied.ToJson())) return wipe();
 

@@ -188,14 +188,14 @@ void Deny(Call& call, std::string_view op, ki::Permission permission, std::strin
   ReplyError(call.res, 403, "denied", message);
 }
 
-void AddRuleUse(RuleUses& uses, std::size_t rule, bool equality) {
+void AddRuleUse(RuleUses& uses, std::size_t rule, bool equality, bool subject) {
   for (auto& use : uses) {
-    if (use.rule == rule && use.equality == equality) {
+    if (use.rule == rule && use.equality == equality && use.subject == subject) {
       ++use.values;
       return;
     }
   }
-  uses.push_back({rule, equality, 1});
+  uses.push_back({rule, equality, subject, 1});
 }
 
 bool ChargeQuota(Call& call, std::string_view op, const RuleUses& uses, const Json& counts) {
@@ -205,8 +205,10 @@ bool ChargeQuota(Call& call, std::string_view op, const RuleUses& uses, const Js
   ki::AuditEvent event;
   event.op = std::string(op);
   event.outcome = "denied";
-  event.reason = fmt::format("quota: {} values per {} of rule /access/{}", refused->limit, refused->window,
-                             refused->rule);
+  const std::string what = refused->limit == 0
+                               ? std::string("the service tracks as many quota windows as it may")
+                               : fmt::format("the access rule allows {} values per {}", refused->limit, refused->window);
+  event.reason = fmt::format("quota: {} (rule /access/{})", what, refused->rule);
   event.counts = counts;
   Status audited = call.service.Audit(call.principal, event);
   if (!audited.ok()) {
@@ -215,8 +217,7 @@ bool ChargeQuota(Call& call, std::string_view op, const RuleUses& uses, const Js
   }
   call.res.set_header("Retry-After", std::to_string(refused->retry_after.count()));
   ReplyError(call.res, 429, ErrorCodeName(ErrorCode::kResourceExhausted),
-             fmt::format("quota exceeded: the access rule allows {} values per {}; retry in {} s", refused->limit,
-                         refused->window, refused->retry_after.count()));
+             fmt::format("quota exceeded: {}; retry in {} s", what, refused->retry_after.count()));
   return false;
 }
 

@@ -126,8 +126,9 @@ void Deny(Call& call, std::string_view op, ki::Permission permission, std::strin
 using RuleUses = std::vector<Quotas::RuleUse>;
 
 // AddRuleUse adds one value allowed by `rule` to `uses`; `equality` when it
-// is a deterministic ciphertext or a blind index.
-void AddRuleUse(RuleUses& uses, std::size_t rule, bool equality = false);
+// is a deterministic ciphertext or a blind index, `subject` when it is
+// encrypted for a subject.
+void AddRuleUse(RuleUses& uses, std::size_t rule, bool equality = false, bool subject = false);
 
 // ChargeQuota charges `uses` to the caller's quotas. When a quota refuses, it
 // records `op` as denied (reason "quota", with `counts`) and answers 429 with
