@@ -41,8 +41,7 @@ Status ExpectObject(const Json& value, std::string_view where, std::initializer_
     if (!known) {
       // The name is attacker-controlled in requests: quote it through JSON so
       // control characters cannot forge log lines.
-      return Invalid(fmt::format("unknown member {} at {}", Json(name).dump(-1, ' ', true, Json::error_handler_t::replace),
-                                 MemberPath(where, name)));
+      return Invalid(fmt::format("unknown member {} at {}", internal::JsonQuotedName(name), MemberPath(where, name)));
     }
   }
   return OkStatus();

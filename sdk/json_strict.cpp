@@ -9,10 +9,37 @@ namespace sovereign::internal {
 
 using Json = nlohmann::json;
 
+namespace {
+
+// ShortName cuts `name` to at most kMaxNameInMessage bytes, at a UTF-8
+// boundary; `cut` says whether anything was left out.
+std::string_view ShortName(std::string_view name, bool& cut) {
+  cut = name.size() > kMaxNameInMessage;
+  if (!cut) return name;
+  std::size_t n = kMaxNameInMessage;
+  while (n > 0 && (static_cast<unsigned char>(name[n]) & 0xc0) == 0x80) --n;  // name[n] continues a character
+  return name.substr(0, n);
+}
+
+// kMaxPathInMessage bounds the pointer of a duplicate member, which names
+// every object on the way down to it: past this length the rest is "/...".
+constexpr std::size_t kMaxPathInMessage = 160;
+
+}  // namespace
+
+std::string JsonQuotedName(std::string_view name) {
+  bool cut = false;
+  std::string out = Json(std::string(ShortName(name, cut))).dump(-1, ' ', /*ensure_ascii=*/true,
+                                                                   Json::error_handler_t::replace);
+  if (cut) out.insert(out.size() - 1, "...");
+  return out;
+}
+
 std::string JsonMemberPath(std::string_view where, std::string_view name) {
   std::string out(where);
   out.push_back('/');
-  for (char c : name) {
+  bool cut = false;
+  for (char c : ShortName(name, cut)) {
     if (c == '~') {
       out += "~0";
     } else if (c == '/') {
@@ -24,6 +51,7 @@ std::string JsonMemberPath(std::string_view where, std::string_view name) {
       out.push_back(c);
     }
   }
+  if (cut) out += "...";
   return out;
 }
 
@@ -55,7 +83,13 @@ class DuplicateFinder {
     frame.key = name;
     if (!frame.names.insert(name).second) {
       std::string path;
-      for (const Frame& f : frames_) path = f.object ? JsonMemberPath(path, f.key) : JsonElementPath(path, f.index);
+      for (const Frame& f : frames_) {
+        if (path.size() > kMaxPathInMessage) {
+          path += "/...";
+          break;
+        }
+        path = f.object ? JsonMemberPath(path, f.key) : JsonElementPath(path, f.index);
+      }
       duplicate_ = std::move(path);
       return false;  // the first duplicate is all we report: stop here
     }

@@ -7,9 +7,9 @@
 #include <string>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "keystore/internal/json_members.hpp"
+#include "sdk/internal/json_strict.hpp"
 
 namespace sovereign::service {
 namespace ki = keystore_internal;
@@ -45,10 +45,8 @@ Status WrongType(std::string_view path, std::string_view expected, simdjson::dom
 }
 
 // Quoted renders an attacker-chosen member name through JSON, so control
-// characters cannot forge log lines (as ki::ExpectObject does).
-std::string Quoted(std::string_view name) {
-  return nlohmann::json(std::string(name)).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
-}
+// characters cannot forge log lines, and shortened (as ki::ExpectObject does).
+std::string Quoted(std::string_view name) { return internal::JsonQuotedName(name); }
 
 }  // namespace
 

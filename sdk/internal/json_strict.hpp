@@ -12,10 +12,19 @@
 
 namespace sovereign::internal {
 
+// kMaxNameInMessage bounds how much of a member name a message quotes: names
+// come from requests, and a message (and the answer or log line holding it)
+// must not grow with them. A longer name is cut at a UTF-8 boundary and
+// shown ending in "...".
+inline constexpr std::size_t kMaxNameInMessage = 32;
+
 // JsonMemberPath returns the JSON Pointer (RFC 6901) of member `name` of the
 // value at `where`, for messages: control characters are shown as \uXXXX so
-// none reaches a log line.
+// none reaches a log line, and the name is cut to kMaxNameInMessage bytes.
 std::string JsonMemberPath(std::string_view where, std::string_view name);
+// JsonQuotedName returns `name` cut to kMaxNameInMessage bytes as a JSON
+// string of ASCII characters (every other character escaped), for messages.
+std::string JsonQuotedName(std::string_view name);
 // JsonElementPath returns the JSON Pointer of element `index` of the array at `where`.
 std::string JsonElementPath(std::string_view where, std::size_t index);
 
