@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "keystore/internal/json_members.hpp"
+#include "keystore/service/request_parse.hpp"
 #include "keystore/service/service.hpp"
 #include "sdk/internal/base64url.hpp"
 #include "sdk/internal/hex.hpp"
@@ -14,117 +15,6 @@ namespace sovereign::service {
 namespace {
 
 using Json = nlohmann::json;
-constexpr std::uint64_t kMaxId = 0xffffffffu;
-
-// LeaseItem is one validated request item: by name (primary version) or by
-// the ids of an envelope header.
-struct LeaseItem {
-  Mode mode = Mode::kRandom;
-  bool by_name = true;
-  std::string key;
-  std::string label;
-  std::uint32_t key_id = 0;
-  std::uint32_t version = 0;
-  std::uint32_t label_id = 0;
-  std::optional<std::string> subject;     // by name: the subject's own key
-  std::optional<SubjectTag> subject_tag;  // by ids: the tag of the envelope header
-};
-
-// ParseTag reads exactly 2 * kSubjectTagSize lowercase hex digits: the form
-// the keystore writes tags in, so one tag has one spelling in audit and API.
-bool ParseTag(std::string_view hex, SubjectTag& tag) {
-  if (hex.size() != 2 * kSubjectTagSize) return false;
-  const auto digit = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < kSubjectTagSize; ++i) {
-    const int hi = digit(hex[2 * i]);
-    const int lo = digit(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    tag[i] = static_cast<std::uint8_t>(hi * 16 + lo);
-  }
-  return true;
-}
-
-Status ReadId(const Json& item, const std::string& where, std::string_view name, std::uint32_t& out) {
-  std::optional<std::uint64_t> value;
-  SOVEREIGN_RETURN_IF_ERROR(ki::ReadUnsigned(item, where, name, 1, kMaxId, value));
-  if (!value) return Status(ErrorCode::kInvalidArgument, fmt::format("missing member {}", ki::MemberPath(where, name)));
-  out = static_cast<std::uint32_t>(*value);
-  return OkStatus();
-}
-
-Result<LeaseItem> ParseItem(const Json& item, const std::string& where) {
-  SOVEREIGN_RETURN_IF_ERROR(ki::ExpectObject(item, where, {"key", "mode", "label", "key_id", "version", "label_id", "subject",
-                                                         "subject_tag"}));
-  LeaseItem out;
-  std::string mode;
-  SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, "mode", mode, /*required=*/true));
-  auto parsed_mode = ParseMode(mode);
-  if (!parsed_mode.ok()) {
-    return Status(ErrorCode::kInvalidArgument,
-                  fmt::format("member {} must be random, deterministic or index", ki::MemberPath(where, "mode")));
-  }
-  out.mode = *parsed_mode;
-  out.by_name = ki::Member(item, "key") != nullptr;
-  const bool has_ids = ki::Member(item, "key_id") != nullptr || ki::Member(item, "version") != nullptr ||
-                       ki::Member(item, "label_id") != nullptr;
-  if (out.by_name == has_ids) {
-    return Status(ErrorCode::kInvalidArgument,
-                  fmt::format("item {} must name either key and label, or key_id, version and label_id", where));
-  }
-  if (out.by_name) {
-    if (ki::Member(item, "label") == nullptr) {
-      return Status(ErrorCode::kInvalidArgument, fmt::format("missing member {}", ki::MemberPath(where, "label")));
-    }
-    SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, "key", out.key, true));
-    SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, "label", out.label, true));
-    // Names that could never exist are refused before anything is audited.
-    SOVEREIGN_RETURN_IF_ERROR(ValidateItemNames(where, out.key, out.label));
-    if (ki::Member(item, "subject_tag") != nullptr) {
-      return Status(ErrorCode::kInvalidArgument,
-                    fmt::format("member {} is not allowed with key (name the subject with subject)",
-                                ki::MemberPath(where, "subject_tag")));
-    }
-    if (ki::Member(item, "subject") != nullptr) {
-      std::string subject;
-      SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, "subject", subject, true));
-      if (!ValidateSubject(subject).ok()) {
-        return Status(ErrorCode::kInvalidArgument, fmt::format("member {} must be 1 to {} bytes, not {}",
-                                                               ki::MemberPath(where, "subject"), kMaxSubjectSize,
-                                                               subject.size()));
-      }
-      out.subject = std::move(subject);
-    }
-    return out;
-  }
-  if (ki::Member(item, "label") != nullptr) {
-    return Status(ErrorCode::kInvalidArgument,
-                  fmt::format("member {} is not allowed with key_id", ki::MemberPath(where, "label")));
-  }
-  if (ki::Member(item, "subject") != nullptr) {
-    return Status(ErrorCode::kInvalidArgument,
-                  fmt::format("member {} is not allowed with key_id (name the subject key with subject_tag)",
-                              ki::MemberPath(where, "subject")));
-  }
-  SOVEREIGN_RETURN_IF_ERROR(ReadId(item, where, "key_id", out.key_id));
-  SOVEREIGN_RETURN_IF_ERROR(ReadId(item, where, "version", out.version));
-  SOVEREIGN_RETURN_IF_ERROR(ReadId(item, where, "label_id", out.label_id));
-  if (ki::Member(item, "subject_tag") != nullptr) {
-    std::string hex;
-    SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, "subject_tag", hex, true));
-    SubjectTag tag{};
-    if (!ParseTag(hex, tag)) {
-      return Status(ErrorCode::kInvalidArgument, fmt::format("member {} must be {} lowercase hex digits",
-                                                             ki::MemberPath(where, "subject_tag"),
-                                                             2 * kSubjectTagSize));
-    }
-    out.subject_tag = tag;
-  }
-  return out;
-}
 
 // AppendLease appends {"ok": {...}} for `key`; the field key is encoded
 // straight into `out`, which the caller wipes after sending.
@@ -148,7 +38,7 @@ void HandleLeases(Call& call) {
   if (!ReadBatch(call, body, items)) return;
   std::vector<LeaseItem> parsed;
   for (std::size_t i = 0; i < items->size(); ++i) {
-    auto item = ParseItem((*items)[i], ki::ElementPath("/items", i));
+    auto item = ReadLeaseItem((*items)[i], ki::ElementPath("/items", i));
     if (!item.ok()) return ReplyError(call.res, item.status());
     parsed.push_back(std::move(item).value());
   }
