@@ -28,6 +28,24 @@ PreparedIssue Refused(AuditEvent event, Status why) {
 
 PreparedIssue Failed(Status error) { return PreparedIssue{std::nullopt, std::move(error), std::nullopt}; }
 
+// Material is an issued key (or a decoy) with the header it goes with.
+FieldKeyMaterial Material(const Ctx& c, const KeyRow& key, std::uint32_t version, Mode mode, std::string label,
+                          std::uint32_t label_id, const std::optional<SubjectTag>& subject, SecretBytes bytes,
+                          TimePoint expires_at) {
+  FieldKeyMaterial out;
+  out.region = c.files.region;
+  out.key_name = key.name;
+  out.key_id = key.id;
+  out.version = version;
+  out.mode = mode;
+  out.label = std::move(label);
+  out.label_id = label_id;
+  out.subject_tag = subject;
+  out.key = std::move(bytes);
+  out.expires_at = expires_at;
+  return out;
+}
+
 // Prepare unwraps `version` of `key` and derives the field key; the caller
 // returns it only once the audit record is durable and the transaction
 // (which may register the label) has committed.
@@ -68,18 +86,8 @@ PreparedIssue Prepare(Ctx& c, AuditEvent event, TimePoint now, const KeyRow& key
       // Refused and audited as shredded; the decoy (a random key under the
       // real header) is for callers that must not learn of the shred.
       PreparedIssue refused = Refused(std::move(event), field_key.status());
-      FieldKeyMaterial decoy;
-      decoy.region = c.files.region;
-      decoy.key_name = key.name;
-      decoy.key_id = key.id;
-      decoy.version = version;
-      decoy.mode = mode;
-      decoy.label = std::move(label);
-      decoy.label_id = label_id;
-      decoy.subject_tag = subject;
-      decoy.key = SecretBytes::Random(FieldKeySize(mode));
-      decoy.expires_at = now;
-      refused.key = std::move(decoy);
+      refused.key = Material(c, key, version, mode, std::move(label), label_id, subject,
+                             SecretBytes::Random(FieldKeySize(mode)), now);
       return refused;
     }
     if (code == ErrorCode::kShredded || code == ErrorCode::kKeyNotFound) {
@@ -97,18 +105,9 @@ PreparedIssue Prepare(Ctx& c, AuditEvent event, TimePoint now, const KeyRow& key
       c.files.catalog.RecordUse(key.id, version, now, primary && mode == Mode::kRandom && !subject.has_value());
   if (!counted.ok()) return Failed(counted);
 
-  FieldKeyMaterial out;
-  out.region = c.files.region;
-  out.key_name = key.name;
-  out.key_id = key.id;
-  out.version = version;
-  out.mode = mode;
-  out.label = std::move(label);
-  out.label_id = label_id;
-  out.subject_tag = subject;
-  out.key = std::move(field_key).value();
-  out.expires_at = now + c.ttl;
-  return PreparedIssue{std::move(event), OkStatus(), std::move(out)};
+  return PreparedIssue{std::move(event), OkStatus(),
+                       Material(c, key, version, mode, std::move(label), label_id, subject,
+                                std::move(field_key).value(), now + c.ttl)};
 }
 
 PreparedIssue PrepareByName(Ctx& c, const IssueRequest& r, TimePoint now) {

@@ -58,6 +58,18 @@ void RunApp(ServiceFixture& f, const std::atomic<bool>& stop, AppRound& round) {
   }
 }
 
+// Merge is what several app clients saw, together.
+AppRound Merge(const std::vector<AppRound>& rounds) {
+  AppRound all;
+  for (const auto& round : rounds) {
+    all.requests += round.requests;
+    all.errors += round.errors;
+    if (all.first_error.empty()) all.first_error = round.first_error;
+    all.seconds.insert(all.seconds.end(), round.seconds.begin(), round.seconds.end());
+  }
+  return all;
+}
+
 std::size_t LongestAuditLine(const Region& region) {
   std::size_t longest = 0;
   for (const json& entry : AuditLines(region)) longest = std::max(longest, entry.dump().size());
@@ -325,13 +337,7 @@ TEST_CASE("hostile: idle connections of one principal cannot starve the app", "[
   std::this_thread::sleep_for(3s);
   stop = true;
   for (auto& t : apps) t.join();
-  AppRound all;
-  for (auto& round : rounds) {
-    all.requests += round.requests;
-    all.errors += round.errors;
-    if (all.first_error.empty()) all.first_error = round.first_error;
-    all.seconds.insert(all.seconds.end(), round.seconds.begin(), round.seconds.end());
-  }
+  AppRound all = Merge(rounds);
   INFO("app: " << all.requests << " requests, " << all.errors << " errors, first: " << all.first_error);
   WARN("app p99 with 200 hostile connection attempts open: " << all.P99() * 1000 << " ms");
   CHECK(all.errors == 0);
@@ -391,13 +397,7 @@ TEST_CASE("hostile: a soak of large bodies, chunked uploads and idle connections
   std::this_thread::sleep_for(500ms);
   const long rss_end = server.RssKiB();
 
-  AppRound all;
-  for (auto& round : rounds) {
-    all.requests += round.requests;
-    all.errors += round.errors;
-    if (all.first_error.empty()) all.first_error = round.first_error;
-    all.seconds.insert(all.seconds.end(), round.seconds.begin(), round.seconds.end());
-  }
+  AppRound all = Merge(rounds);
   INFO("app: " << all.requests << " requests, " << all.errors << " errors, first: " << all.first_error
                << "; hostile requests " << hostile_requests.load() << "; RSS " << rss_start << " -> " << rss_peak
                << " -> " << rss_end << " KiB");
