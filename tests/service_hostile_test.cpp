@@ -22,6 +22,18 @@ using namespace std::chrono_literals;
 
 constexpr const char* kMallory = "spiffe://corp.example/region/xx/mallory";
 
+// Memory bounds in KiB. Under AddressSanitizer the server's allocator keeps a
+// quarantine of freed blocks and shadow memory, so the bounds are wider.
+// Latency bounds are as wide as a human would still call served, and wider
+// again for a sanitizer build: starvation shows as errors and timeouts.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr long kMemoryScale = 4;
+constexpr double kTimeScale = 5;
+#else
+constexpr long kMemoryScale = 1;
+constexpr double kTimeScale = 1;
+#endif
+
 std::chrono::seconds SoakDuration() {
   const char* env = std::getenv("SOVEREIGN_SOAK_SECONDS");
   const long s = env ? std::strtol(env, nullptr, 10) : 5;
@@ -274,7 +286,7 @@ TEST_CASE("hostile: chunked and length-less bodies are refused before they are r
     INFO(r.body);
     CHECK(r.status == 411);
   }
-  CHECK(server.RssKiB() < rss_before + 32 * 1024);
+  CHECK(server.RssKiB() < rss_before + kMemoryScale * 32 * 1024);
   CHECK(RemoteEncrypt(*f.Client("us", f.pki().us_app()), "email", "x", "/email").rfind("sov1:", 0) == 0);
 }
 
@@ -342,7 +354,7 @@ TEST_CASE("hostile: idle connections of one principal cannot starve the app", "[
   WARN("app p99 with 200 hostile connection attempts open: " << all.P99() * 1000 << " ms");
   CHECK(all.errors == 0);
   CHECK(all.requests > 20);
-  CHECK(all.P99() < 2.0);
+  CHECK(all.P99() < kTimeScale * 2.0);
   // Closing them gives the allowance back.
   idle.clear();
   std::this_thread::sleep_for(200ms);
@@ -405,9 +417,9 @@ TEST_CASE("hostile: a soak of large bodies, chunked uploads and idle connections
                                 << " -> peak " << rss_peak << " -> " << rss_end << " KiB");
   CHECK(all.errors == 0);
   CHECK(all.requests > 10);
-  CHECK(all.P99() < 5.0);
-  CHECK(rss_peak < 768 * 1024);
-  CHECK(rss_end < 256 * 1024);
+  CHECK(all.P99() < kTimeScale * 5.0);
+  CHECK(rss_peak < kMemoryScale * 768 * 1024);
+  CHECK(rss_end < kMemoryScale * 256 * 1024);
   const auto stop_start = std::chrono::steady_clock::now();
   CHECK(server.Stop(10s) == 0);
   CHECK(std::chrono::steady_clock::now() - stop_start < 10s);
