@@ -26,7 +26,7 @@ bool Printable(const std::string& message) {
 }
 
 TEST_CASE("an unknown member's message is bounded however long its name") {
-  for (const std::string name : {std::string(100000, 'n'), std::string(5000, '\n'), [] {
+  for (const std::string& name : {std::string(100000, 'n'), std::string(5000, '\n'), [] {
          std::string s;
          for (int i = 0; i < 3000; ++i) s += "\xc3\xa9";  // é, cut at a character boundary
          return s;
