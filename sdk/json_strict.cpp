@@ -127,6 +127,10 @@ class DuplicateFinder {
 
 Json ParseJsonNoDuplicates(std::string_view text, std::string& duplicate) {
   duplicate.clear();
+  // nlohmann takes a NUL byte for the end of the input and ignores what
+  // follows; no JSON text holds one (raw, even in a string), so refuse it
+  // rather than read less than the caller was sent.
+  if (text.find('\0') != std::string_view::npos) return Json(Json::value_t::discarded);
   DuplicateFinder finder(duplicate);
   const bool valid = Json::sax_parse(text, &finder, Json::input_format_t::json, /*strict=*/true);
   if (!duplicate.empty()) {
