@@ -235,6 +235,14 @@ TEST_CASE("hostile: names that cannot exist fail their items and never reach the
   }
   REQUIRE(alice->PostJson("/v1/encrypt", Items(items)).status == 200);
   CHECK(LongestAuditLine(f.region("us")) < 16 * 1024);
+  // A denied lease batch names at most 64 groups too.
+  json leases = json::array();
+  for (int i = 0; i < 1000; ++i) {
+    leases.push_back({{"key", "k" + std::string(60, 'x') + std::to_string(i)}, {"mode", "random"},
+                      {"label", "l" + std::string(60, 'y')}});
+  }
+  REQUIRE(alice->PostJson("/v1/leases", Items(leases)).status == 200);
+  CHECK(LongestAuditLine(f.region("us")) < 16 * 1024);
   // Leases refuse such names before anything is audited.
   auto lease = alice->PostJson("/v1/leases",
                                Items({{{"key", std::string(5000, 'k')}, {"mode", "random"}, {"label", "email"}}}));

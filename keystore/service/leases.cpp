@@ -62,7 +62,10 @@ void HandleLeases(Call& call) {
     }
     const bool resolved = item.by_name || !item.key.empty();
     if (!may_lease || (resolved && !call.policy->Allows(call.principal, ki::Permission::kLease, item.key, item.label))) {
-      ++denied[{item.key, item.label}];
+      // At most kMaxAuditGroups names per entry; the rest are summed under "*".
+      std::pair<std::string, std::string> names{item.key, item.label};
+      if (denied.size() >= kMaxAuditGroups && denied.find(names) == denied.end()) names = {"*", "*"};
+      ++denied[names];
       errors[i] = Status(ErrorCode::kDenied,
                          item.by_name || resolved
                              ? fmt::format("principal may not lease key '{}' label '{}'", item.key, item.label)

@@ -28,10 +28,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-// kMaxAuditGroups bounds the (key, label, mode) groups one audit entry names;
-// the rest are summed under key and label "*" (a name no key or label can
-// have), so no request can make an entry longer than this many groups.
-constexpr std::size_t kMaxAuditGroups = 64;
 
 // Tally counts a batch's items per (key, label, mode) and outcome for the
 // audit entry and the metrics. Names come only from validated items or from

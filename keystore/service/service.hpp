@@ -34,6 +34,10 @@ inline constexpr std::size_t kMaxBodySize = std::size_t{4} << 20;
 inline constexpr std::size_t kMaxBatchItems = 1000;
 // kMaxJsonDepth bounds the nesting of a request body.
 inline constexpr int kMaxJsonDepth = 32;
+// kMaxAuditGroups bounds the (key, label, mode) groups one audit entry of a
+// batch names; the rest are summed under key and label "*" (a name no key or
+// label can have), so no request can make an entry longer than this.
+inline constexpr std::size_t kMaxAuditGroups = 64;
 // The principal the service itself is audited as (its Client's key fetches,
 // policy reloads).
 inline constexpr std::string_view kServicePrincipal = "sovereign:serve";
