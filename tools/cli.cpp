@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -26,28 +27,57 @@ void Check(const Status& status, std::string_view what) {
   throw CommandError(ExitCodeFor(status.code()), message);
 }
 
+// The environment fallbacks are applied where the options are used
+// (ResolveKeystoreArgs), not by CLI11: sibling subcommands share one
+// KeystoreArgs, and CLI11 applied a subcommand's environment fallback even
+// where the user had given the flag to a sibling, so SOVEREIGN_KEYSTORE beat
+// an explicit --keystore (and a key was created in the wrong region).
 void AddKeystoreOptions(CLI::App& command, KeystoreArgs& args) {
-  auto* one = command.add_option("--keystore", args.keystore, "Keystore directory, or https:// URL of a keystore service")
-                  ->envname("SOVEREIGN_KEYSTORE")
+  auto* one = command
+                  .add_option("--keystore", args.keystore,
+                              "Keystore directory, or https:// URL of a keystore service (else $SOVEREIGN_KEYSTORE)")
                   ->type_name("DIR|URL");
-  auto* map = command.add_option("--keystores", args.keystores, "JSON file mapping regions to keystores")
-                  ->envname("SOVEREIGN_KEYSTORES")
-                  ->type_name("FILE");
+  auto* map =
+      command.add_option("--keystores", args.keystores, "JSON file mapping regions to keystores (else $SOVEREIGN_KEYSTORES)")
+          ->type_name("FILE");
   one->excludes(map);
-  command.add_option("--tls-cert", args.tls_cert, "Client certificate (PEM) for a keystore URL")
-      ->envname("SOVEREIGN_TLS_CERT")
+  command.add_option("--tls-cert", args.tls_cert, "Client certificate (PEM) for a keystore URL (else $SOVEREIGN_TLS_CERT)")
       ->type_name("FILE");
-  command.add_option("--tls-key", args.tls_key, "Client private key (PEM) for a keystore URL")
-      ->envname("SOVEREIGN_TLS_KEY")
+  command.add_option("--tls-key", args.tls_key, "Client private key (PEM) for a keystore URL (else $SOVEREIGN_TLS_KEY)")
       ->type_name("FILE");
-  command.add_option("--tls-ca", args.tls_ca, "CA certificate (PEM) the keystore service's certificate chains to")
-      ->envname("SOVEREIGN_TLS_CA")
+  command
+      .add_option("--tls-ca", args.tls_ca,
+                  "CA certificate (PEM) the keystore service's certificate chains to (else $SOVEREIGN_TLS_CA)")
       ->type_name("FILE");
   command.add_option("--region", args.region, "Region to use when several keystores are configured")
       ->type_name("REGION");
 }
 
-std::vector<OpenedKeystore> OpenKeystores(const KeystoreArgs& args) {
+std::string EnvOr(const std::string& given, const char* name) {
+  if (!given.empty()) return given;
+  const char* value = std::getenv(name);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+KeystoreArgs ResolveKeystoreArgs(const KeystoreArgs& given) {
+  KeystoreArgs args = given;
+  if (args.keystore.empty() && args.keystores.empty()) {
+    args.keystore = EnvOr("", "SOVEREIGN_KEYSTORE");
+    args.keystores = EnvOr("", "SOVEREIGN_KEYSTORES");
+    if (!args.keystore.empty() && !args.keystores.empty()) {
+      throw CommandError(kExitUsage,
+                         "SOVEREIGN_KEYSTORE and SOVEREIGN_KEYSTORES are both set: unset one, or give --keystore or "
+                         "--keystores");
+    }
+  }
+  args.tls_cert = EnvOr(args.tls_cert, "SOVEREIGN_TLS_CERT");
+  args.tls_key = EnvOr(args.tls_key, "SOVEREIGN_TLS_KEY");
+  args.tls_ca = EnvOr(args.tls_ca, "SOVEREIGN_TLS_CA");
+  return args;
+}
+
+std::vector<OpenedKeystore> OpenKeystores(const KeystoreArgs& given) {
+  const KeystoreArgs args = ResolveKeystoreArgs(given);
   if (!args.keystores.empty()) return Check(OpenKeystoreMap(args.keystores));
   if (args.keystore.empty()) {
     throw CommandError(kExitUsage, "no keystore: give --keystore DIR|URL (or SOVEREIGN_KEYSTORE) or --keystores FILE");

@@ -64,7 +64,18 @@ struct KeystoreArgs {
 // AddKeystoreOptions adds those options to `command`.
 void AddKeystoreOptions(CLI::App& command, KeystoreArgs& args);
 
-// OpenKeystores opens what the options name (exactly one of --keystore and --keystores).
+// EnvOr returns `given`, or the environment variable `name` when `given` is empty.
+std::string EnvOr(const std::string& given, const char* name);
+
+// ResolveKeystoreArgs fills what the command line left empty from the
+// environment: SOVEREIGN_KEYSTORE or SOVEREIGN_KEYSTORES only when neither
+// --keystore nor --keystores was given (an explicit flag always wins), and
+// each SOVEREIGN_TLS_* for its own flag. Both keystore variables set is a
+// usage error.
+KeystoreArgs ResolveKeystoreArgs(const KeystoreArgs& given);
+
+// OpenKeystores opens what the options name (exactly one of --keystore and
+// --keystores, after ResolveKeystoreArgs).
 std::vector<OpenedKeystore> OpenKeystores(const KeystoreArgs& args);
 
 // OpenRegionKeystore opens the keystores and picks one: --region, or the only one.

@@ -19,13 +19,14 @@ void AddAuditCommands(CLI::App& app) {
   auto args = std::make_shared<Args>();
   auto* verify = group->add_subcommand(
       "verify", "Verify the audit log's MACs, hash chain and head; name the first bad entry");
-  verify->add_option("--keystore", args->keystore, "Keystore directory (holds the audit key and the log's head)")
-      ->envname("SOVEREIGN_KEYSTORE")
-      ->required();
+  verify->add_option("--keystore", args->keystore,
+                     "Keystore directory (holds the audit key and the log's head; else $SOVEREIGN_KEYSTORE)");
   verify->add_option("--log", args->log, "Verify this copy of the log instead of DIR/audit.log");
   verify->add_option("--witness", args->witness,
                      "Also check the head and the log against this rollback witness (as `serve` does on start)");
   verify->callback([args] {
+    args->keystore = EnvOr(args->keystore, "SOVEREIGN_KEYSTORE");
+    if (args->keystore.empty()) throw CommandError(kExitUsage, "audit verify: give --keystore DIR (or SOVEREIGN_KEYSTORE)");
     auto result = keystore_internal::VerifyKeystoreAuditLog(args->keystore, args->log);
     if (!result.ok()) {
       // A log that fails verification is a finding, not a usage error.

@@ -55,7 +55,8 @@ Format ChooseFormat(const Args& args) {
 }
 
 std::vector<OpenedKeystore> OpenPolicyKeystores(const FieldPolicy& policy, const Args& args) {
-  if (!args.keystore.keystore.empty() || !args.keystore.keystores.empty()) return OpenKeystores(args.keystore);
+  const KeystoreArgs resolved = ResolveKeystoreArgs(args.keystore);
+  if (!resolved.keystore.empty() || !resolved.keystores.empty()) return OpenKeystores(resolved);
   if (policy.keystores() == "{}") Fatal("no keystores: the policy has no \"keystores\" and no --keystore(s) was given");
   auto opened = OpenKeystoreMapJson(policy.keystores(), policy.base_dir(), args.policy);
   if (!opened.ok()) Fatal(opened.status().message());
