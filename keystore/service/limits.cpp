@@ -31,12 +31,20 @@ constexpr std::chrono::seconds kBodyBudgetWait{2};
 // Bodies at least this large hand memory back to the system when done.
 constexpr std::size_t kTrimAfterBodyBytes = std::size_t{256} << 10;
 
+// OpOfPath is the audit operation of a request refused before its route ran.
+std::string OpOfPath(const std::string& path) {
+  if (path == "/v1/leases") return "lease";
+  if (path == "/v1/encrypt") return "encrypt";
+  if (path == "/v1/decrypt") return "decrypt";
+  if (path == "/v1/index") return "index";
+  return "request";
+}
+
 // ConnectionHold is what a verified connection's SSL carries: whose
 // allowance to give back when the connection is freed.
 struct ConnectionHold {
   Limits* owner;
   std::string principal;
-  bool named;  // some access rule named the principal at the handshake
   ~ConnectionHold() { owner->Release(principal); }
 };
 
@@ -138,7 +146,7 @@ int Limits::Verify(int preverify_ok, X509_STORE_CTX* store) {
     X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
     return 0;
   }
-  auto* connection = new ConnectionHold{self, std::move(who), named};
+  auto* connection = new ConnectionHold{self, std::move(who)};
   if (SSL_set_ex_data(ssl, ConnectionIndex(), connection) != 1) {
     delete connection;
     return 0;
@@ -202,6 +210,24 @@ void Limits::ReleaseBody(const std::string& principal, std::size_t bytes) {
   body_freed_.notify_all();
 }
 
+httplib::Server::HandlerResponse Limits::RefuseUnnamed(const httplib::Request& req, httplib::Response& res,
+                                                       Service& service) const {
+  // The same answers the routes give, before the body is read: why the
+  // certificate names no principal (not audited, as there is no one to
+  // name), or a denial audited under the principal no rule names.
+  auto principal = keystore_internal::PrincipalFromCertificate(
+      req.ssl == nullptr ? nullptr : SSL_get0_peer_certificate(req.ssl), identity_);
+  if (!principal.ok()) return Refuse(res, 403, "denied", principal.status().message());
+  service.metrics().CountDenial("unnamed");
+  keystore_internal::AuditEvent event;
+  event.op = OpOfPath(req.path);
+  event.outcome = "denied";
+  event.reason = "no access rule names the principal";
+  Status audited = service.Audit(*principal, event);
+  if (!audited.ok()) return Refuse(res, 503, ErrorCodeName(audited.code()), audited.message());
+  return Refuse(res, 403, "denied", "no access rule names this principal");
+}
+
 void Limits::InstallHttp(httplib::Server& server, Service& service) {
   service_.store(&service);
   const auto release_held = [this] {
@@ -244,9 +270,8 @@ void Limits::InstallHttp(httplib::Server& server, Service& service) {
     // A principal no rule names can do nothing with a body: refusing it
     // unread keeps it from holding the body budget.
     const ConnectionHold* hold = HoldOf(req);
-    if (length != 0 && (hold == nullptr || !hold->named)) {
-      service.metrics().CountDenial("limits");
-      return Refuse(res, 403, "denied", "the access policy names no such principal");
+    if (length != 0 && (hold == nullptr || hold->principal.empty() || !service.policy()->NamesPrincipal(hold->principal))) {
+      return RefuseUnnamed(req, res, service);
     }
     if (length != 0 && !ReserveBody(hold->principal, length)) {
       service.metrics().CountDenial("limits");

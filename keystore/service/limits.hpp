@@ -64,6 +64,8 @@ class Limits {
 
  private:
   static int Verify(int preverify_ok, X509_STORE_CTX* store);
+  httplib::Server::HandlerResponse RefuseUnnamed(const httplib::Request& req, httplib::Response& res,
+                                                 Service& service) const;
   bool Admit(const std::string& principal, bool named);
   bool ReserveBody(const std::string& principal, std::size_t bytes);
   void ReleaseBody(const std::string& principal, std::size_t bytes);
