@@ -10,42 +10,13 @@
 
 #include "keystore/internal/json_members.hpp"
 #include "keystore/internal/principal.hpp"
-#include "sdk/internal/json_strict.hpp"
+#include "keystore/service/request_parse.hpp"
 #include "sovereign/key_admin.hpp"
 
 namespace sovereign::service {
 namespace {
 
 using Json = nlohmann::json;
-
-// Deeply nested JSON is never a valid request; refusing it up front keeps
-// every later recursive walk (and nlohmann's) shallow.
-
-bool NestingWithin(std::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return false;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return true;
-}
 
 std::string Dump(const Json& j) { return j.dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace); }
 
@@ -147,31 +118,15 @@ void WipeString(std::string& s) noexcept {
   s.clear();
 }
 
+// The parsing itself lives in request_parse.cpp, where the fuzzer reaches it.
 Result<Json> ParseBody(const httplib::Request& req, std::initializer_list<std::string_view> allowed) {
-  if (!NestingWithin(req.body, kMaxJsonDepth)) {
-    return Status(ErrorCode::kInvalidArgument, fmt::format("request body nests deeper than {} levels", kMaxJsonDepth));
-  }
-  auto body = internal::ParseJsonStrict(req.body, "request body");
-  if (!body.ok()) return body.status();
-  SOVEREIGN_RETURN_IF_ERROR(ki::ExpectObject(*body, "", allowed));
-  return body;
+  return ParseBodyText(req.body, kMaxJsonDepth, allowed);
 }
 
 bool ReadBatch(Call& call, Json& body, const Json*& items) {
-  auto parsed = ParseBody(call.req, {"items"});
+  Status parsed = ParseBatchText(call.req.body, kMaxJsonDepth, kMaxBatchItems, body, items);
   if (!parsed.ok()) {
-    ReplyError(call.res, parsed.status());
-    return false;
-  }
-  body = std::move(parsed).value();
-  items = ki::Member(body, "items");
-  if (items == nullptr || !items->is_array()) {
-    ReplyError(call.res, 400, "invalid_argument", "member /items must be an array");
-    return false;
-  }
-  if (items->size() > kMaxBatchItems) {
-    ReplyError(call.res, 400, "invalid_argument",
-               fmt::format("a batch holds at most {} items, this one {}", kMaxBatchItems, items->size()));
+    ReplyError(call.res, parsed);
     return false;
   }
   return true;
