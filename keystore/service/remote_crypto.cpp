@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "keystore/internal/json_members.hpp"
+#include "keystore/service/request_parse.hpp"
 #include "keystore/service/service.hpp"
 #include "keystore/service/string_batch.hpp"
 #include "keystore/service/subject_ciphers.hpp"
@@ -97,24 +98,6 @@ void Finish(Call& call, std::string_view op, const Tally& tally, std::string bod
   ReplySensitive(call.res, std::move(body));
 }
 
-Status ReadContext(const Json& item, const std::string& where, FieldContext& context) {
-  SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, "path", context.path, /*required=*/false));
-  return ki::ReadOptionalString(item, where, "record_id", context.record_id);
-}
-
-Status ReadBytes(const Json& item, const std::string& where, std::string_view name, std::string& out) {
-  std::string text;
-  SOVEREIGN_RETURN_IF_ERROR(ki::ReadString(item, where, name, text, /*required=*/true));
-  std::vector<std::uint8_t> bytes;
-  if (!internal::Base64UrlDecode(text, bytes)) {
-    return Status(ErrorCode::kInvalidArgument,
-                  fmt::format("member {} must be unpadded base64url", ki::MemberPath(where, name)));
-  }
-  out.assign(bytes.begin(), bytes.end());
-  if (!bytes.empty()) OPENSSL_cleanse(bytes.data(), bytes.size());
-  return OkStatus();
-}
-
 void AppendItem(std::string& out, std::size_t index, const Status& error) {
   if (index != 0) out += ',';
   out += Json{{"error", ErrorJson(error)}}.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -175,56 +158,17 @@ void HandleEncrypt(Call& call) {
   Json body;
   const Json* items = nullptr;
   if (!ReadBatch(call, body, items)) return;
-  struct Item {
-    FieldSpec spec;
-    std::string mode = "random";
-    FieldContext context;
-    std::string plaintext;
-    std::optional<Status> refused;  // the item's answer when it is not encrypted
-  };
+  using Item = EncryptItem;  // request_parse.hpp, where the fuzzer reads items too
   std::vector<Item> parsed(items->size());
   const auto wipe = [&] {
     for (Item& p : parsed) WipeString(p.plaintext);
   };
   for (std::size_t i = 0; i < items->size(); ++i) {
-    const Json& j = (*items)[i];
-    const std::string where = ki::ElementPath("/items", i);
-    Item& item = parsed[i];
-    Status ok = ki::ExpectObject(j, where, {"key", "label", "mode", "path", "record_id", "plaintext", "subject"});
-    if (ok.ok()) ok = ki::ReadString(j, where, "key", item.spec.key, true);
-    if (ok.ok()) ok = ki::ReadString(j, where, "label", item.spec.label, true);
-    if (ok.ok()) ok = ki::ReadString(j, where, "mode", item.mode, false);
-    if (ok.ok() && ki::Member(j, "subject") != nullptr) {
-      std::string subject;
-      ok = ki::ReadString(j, where, "subject", subject, true);
-      if (ok.ok() && !ValidateSubject(subject).ok()) {
-        ok = Status(ErrorCode::kInvalidArgument, fmt::format("member {} must be 1 to {} bytes, not {}",
-                                                             ki::MemberPath(where, "subject"), kMaxSubjectSize,
-                                                             subject.size()));
-      }
-      if (ok.ok()) item.spec.subject = std::move(subject);
-    }
-    if (ok.ok()) ok = ReadContext(j, where, item.context);
-    if (ok.ok()) ok = ReadBytes(j, where, "plaintext", item.plaintext);
-    if (!ok.ok()) {
+    if (Status ok = ReadEncryptItem((*items)[i], ki::ElementPath("/items", i), parsed[i]); !ok.ok()) {
       wipe();
       return ReplyError(call.res, ok);
     }
-    item.spec.region = call.service.region();
-    item.spec.mode = item.mode == "random" ? Mode::kRandom : Mode::kDeterministic;
-    // A bad name or mode fails its item only. Such an item is audited with
-    // no names: what cannot be a name is never copied into the log.
-    Status valid = ValidateItemNames(where, item.spec.key, item.spec.label);
-    if (valid.ok() && item.mode != "random" && item.mode != "deterministic") {
-      valid = Status(ErrorCode::kInvalidArgument,
-                     fmt::format("member {} must be random or deterministic", ki::MemberPath(where, "mode")));
-    }
-    if (!valid.ok()) {
-      item.refused = std::move(valid);
-      item.spec.key.clear();
-      item.spec.label.clear();
-      item.mode.clear();
-    }
+    parsed[i].spec.region = call.service.region();
   }
 
   // Who may do what, and the quota, before any key is touched. Deterministic
@@ -325,12 +269,8 @@ void HandleEncrypt(Call& call) {
   Finish(call, "encrypt", tally, std::move(out));
 }
 
-// The members of a decrypt item; the body holds no plaintext, so the fast
-// parser (whose buffers are not wiped) may read it.
-constexpr StringMember kDecryptMembers[] = {{"ciphertext", true, false}, {"path", false, false}, {"record_id", false, true}};
-
 void HandleDecrypt(Call& call) {
-  auto batch = StringBatch::Parse(call.req.body, kDecryptMembers, kMaxBatchItems, kMaxJsonDepth);
+  auto batch = StringBatch::Parse(call.req.body, kDecryptItemMembers, kMaxBatchItems, kMaxJsonDepth);
   if (!batch.ok()) return ReplyError(call.res, batch.status());
   struct Item {
     std::string_view ciphertext;
@@ -489,44 +429,17 @@ void HandleIndex(Call& call) {
   Json body;
   const Json* items = nullptr;
   if (!ReadBatch(call, body, items)) return;
-  struct Item {
-    FieldSpec spec;
-    std::string value;
-    BlindIndexOptions options;
-  };
+  using Item = IndexItem;
   std::vector<Item> parsed(items->size());
   const auto wipe = [&] {
     for (Item& p : parsed) WipeString(p.value);
   };
   for (std::size_t i = 0; i < items->size(); ++i) {
-    const Json& j = (*items)[i];
-    const std::string where = ki::ElementPath("/items", i);
-    Item& item = parsed[i];
-    std::optional<std::uint64_t> bits;
-    std::string normalization = "trim-casefold";
-    Status ok = ki::ExpectObject(j, where, {"key", "label", "value", "bits", "normalization"});
-    if (ok.ok()) ok = ki::ReadString(j, where, "key", item.spec.key, true);
-    if (ok.ok()) ok = ki::ReadString(j, where, "label", item.spec.label, true);
-    if (ok.ok()) ok = ValidateItemNames(where, item.spec.key, item.spec.label);
-    if (ok.ok()) ok = ki::ReadUnsigned(j, where, "bits", kMinIndexBits, kMaxIndexBits, bits);
-    if (ok.ok()) ok = ki::ReadString(j, where, "normalization", normalization, false);
-    if (ok.ok()) {
-      auto n = ParseIndexNormalization(normalization);
-      if (n.ok()) {
-        item.options.normalization = *n;
-      } else {
-        ok = Status(ErrorCode::kInvalidArgument,
-                    fmt::format("member {} must be exact, trim-casefold or digits", ki::MemberPath(where, "normalization")));
-      }
-    }
-    if (ok.ok()) ok = ReadBytes(j, where, "value", item.value);
-    if (!ok.ok()) {
+    if (Status ok = ReadIndexItem((*items)[i], ki::ElementPath("/items", i), parsed[i]); !ok.ok()) {
       wipe();
       return ReplyError(call.res, ok);
     }
-    if (bits) item.options.bits = static_cast<unsigned>(*bits);
-    item.spec.region = call.service.region();
-    item.spec.mode = Mode::kIndex;
+    parsed[i].spec.region = call.service.region();
   }
 
   // A blind index of a chosen value answers "is this the stored value?":
